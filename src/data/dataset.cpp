@@ -1,0 +1,162 @@
+#include <attncnn/data/dataset.h>
+#include <attncnn/data/idx.h>
+#include <attncnn/error.h>
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <sys/stat.h>
+
+namespace attncnn {
+
+namespace {
+
+bool is_dir(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+bool is_file(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+const std::vector<std::string> kFashionNames = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
+// Finds "<dir>/<stem>" or "<dir>/<stem>.gz".
+std::string idx_file(const std::string& dir, const std::string& stem) {
+  for (const auto& name : {stem + ".gz", stem}) {
+    if (is_file(dir + "/" + name)) return dir + "/" + name;
+  }
+  input_error(dir + ": missing " + stem + "[.gz]; an idx dataset folder holds train-images-idx3-ubyte, "
+              "train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (raw or .gz)");
+}
+
+ImageSet read_idx_split(const std::string& dir, const std::string& prefix, int64_t num_classes) {
+  const auto img_path = idx_file(dir, prefix + "-images-idx3-ubyte");
+  const auto lbl_path = idx_file(dir, prefix + "-labels-idx1-ubyte");
+  ImageSet s;
+  s.images = read_idx_images(img_path);
+  s.labels = read_idx_labels(lbl_path);
+  if (s.images.size(0) != s.labels.size(0))
+    input_error(img_path + " holds " + std::to_string(s.images.size(0)) + " images but " + lbl_path + " holds " +
+                std::to_string(s.labels.size(0)) + " labels: expected equal counts");
+  if (num_classes > 0 && s.labels.numel() > 0) {
+    const int64_t mx = s.labels.max().item<int64_t>();
+    if (mx >= num_classes)
+      input_error(lbl_path + ": label " + std::to_string(mx) + " out of range: expected 0 to " +
+                  std::to_string(num_classes - 1));
+  }
+  return s;
+}
+
+// Resolves the folder of a dataset: the explicit path, else the default folder, else $ATTNCNN_DATA/<name>.
+std::string resolve_dir(const std::string& name, const std::string& path, const std::string& default_dir,
+                        const std::string& how_to_get) {
+  if (!path.empty()) {
+    if (!is_dir(path)) input_error(name + ": folder '" + path + "' not found" + how_to_get);
+    return path;
+  }
+  std::vector<std::string> looked;
+  if (!default_dir.empty()) {
+    if (is_dir(default_dir)) return default_dir;
+    looked.push_back(default_dir);
+  }
+  const char* env = std::getenv("ATTNCNN_DATA");
+  if (env && *env) {
+    const std::string p = std::string(env) + "/" + name;
+    if (is_dir(p)) return p;
+    looked.push_back(p);
+  } else {
+    looked.push_back("$ATTNCNN_DATA/" + name + " (ATTNCNN_DATA is not set)");
+  }
+  std::string where;
+  for (const auto& l : looked) where += (where.empty() ? "" : ", ") + l;
+  input_error(name + ": dataset not found; looked in " + where + how_to_get);
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> dataset_kinds() {
+  return {{"fashion-mnist", "fashion-mnist[:DIR]  Fashion-MNIST idx files (default /usr/share/datasets/fashion-mnist)"},
+          {"mnist", "mnist:DIR            MNIST idx files"},
+          {"idx", "idx:DIR              any folder with the four idx files (raw or .gz)"}};
+}
+
+Dataset load_dataset(const std::string& spec) {
+  const auto colon = spec.find(':');
+  const std::string name = spec.substr(0, colon);
+  const std::string path = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  Dataset ds;
+  ds.name = name;
+  ds.spec = spec;
+  if (name == "fashion-mnist") {
+    ds.root = resolve_dir(name, path, "/usr/share/datasets/fashion-mnist",
+                          ". Install it with `apt-get install dataset-fashion-mnist` (Debian), or give its folder "
+                          "as fashion-mnist:DIR");
+    ds.class_names = kFashionNames;
+  } else if (name == "mnist" || name == "idx") {
+    ds.root = resolve_dir(name, path, "", ". Give the folder holding the idx files as " + name + ":DIR");
+    if (name == "mnist")
+      for (int i = 0; i < 10; ++i) ds.class_names.push_back(std::to_string(i));
+  } else {
+    std::string valid;
+    for (const auto& k : dataset_kinds()) valid += (valid.empty() ? "" : ", ") + k.first;
+    input_error("unknown dataset '" + spec + "'; valid datasets: " + valid);
+  }
+  const int64_t k = static_cast<int64_t>(ds.class_names.size());
+  ds.train = read_idx_split(ds.root, "train", k);
+  ds.test = read_idx_split(ds.root, "t10k", k);
+  if (ds.train.images.sizes().slice(1) != ds.test.images.sizes().slice(1))
+    input_error(ds.root + ": train images are " + std::to_string(ds.train.images.size(2)) + "x" +
+                std::to_string(ds.train.images.size(3)) + " but test images are " +
+                std::to_string(ds.test.images.size(2)) + "x" + std::to_string(ds.test.images.size(3)));
+  if (ds.class_names.empty()) {
+    const int64_t n = std::max(ds.train.labels.max().item<int64_t>(), ds.test.labels.max().item<int64_t>()) + 1;
+    for (int64_t i = 0; i < n; ++i) ds.class_names.push_back(std::to_string(i));
+  }
+  return ds;
+}
+
+std::pair<std::vector<double>, std::vector<double>> channel_stats(const torch::Tensor& images_u8) {
+  TORCH_CHECK(images_u8.dim() == 4, "channel_stats: expected N×C×H×W images");
+  std::vector<double> mean, std;
+  for (int64_t c = 0; c < images_u8.size(1); ++c) {
+    // Exact integer sums (double would also do; int64 keeps the result independent of summation order).
+    auto plane = images_u8.select(1, c).to(torch::kLong);
+    const double n = static_cast<double>(plane.numel());
+    const double s1 = static_cast<double>(plane.sum().item<int64_t>());
+    const double s2 = static_cast<double>((plane * plane).sum().item<int64_t>());
+    const double m = s1 / n;
+    mean.push_back(m / 255.0);
+    std.push_back(std::sqrt(std::max(0.0, s2 / n - m * m)) / 255.0);
+  }
+  return {mean, std};
+}
+
+std::vector<int64_t> class_counts(const torch::Tensor& labels, int64_t num_classes) {
+  auto counts = torch::bincount(labels.to(torch::kLong), /*weights=*/{}, num_classes);
+  std::vector<int64_t> out(num_classes);
+  for (int64_t i = 0; i < num_classes; ++i) out[i] = counts[i].item<int64_t>();
+  return out;
+}
+
+ImageSet subset(const ImageSet& set, double fraction, uint64_t seed) {
+  if (!(fraction > 0.0 && fraction <= 1.0))
+    input_error("fraction=" + std::to_string(fraction) + ": expected a share in (0, 1]");
+  const int64_t n = set.size();
+  const int64_t k = std::max<int64_t>(1, static_cast<int64_t>(std::llround(fraction * n)));
+  if (k >= n) return set;
+  std::vector<int64_t> idx(n);
+  for (int64_t i = 0; i < n; ++i) idx[i] = i;
+  std::mt19937_64 rng(seed);
+  std::shuffle(idx.begin(), idx.end(), rng);
+  idx.resize(k);
+  std::sort(idx.begin(), idx.end());
+  auto t = torch::tensor(idx, torch::kLong);
+  return {set.images.index_select(0, t), set.labels.index_select(0, t)};
+}
+
+}  // namespace attncnn

@@ -1,0 +1,64 @@
+#include <attncnn/attention/registry.h>
+#include <attncnn/error.h>
+#include <attncnn/models/seed_net.h>
+
+#include <torch/torch.h>
+
+#include "builtin.h"
+
+namespace attncnn {
+
+namespace {
+torch::nn::Conv2d conv3x3(int64_t in, int64_t out) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false));
+}
+}  // namespace
+
+SeedNetImpl::SeedNetImpl(const ModelConfig& cfg) : cfg_(cfg) {
+  const int64_t width = cfg.model_params.get_int("width", 64);
+  const int64_t width3 = cfg.model_params.get_int("width3", 128);
+  if (width <= 0 || width3 <= 0) input_error("seed_net: width and width3 must be positive");
+  conv1 = register_module("conv1", conv3x3(cfg.in_channels, width));
+  bn1 = register_module("bn1", torch::nn::BatchNorm2d(width));
+  conv2 = register_module("conv2", conv3x3(width, width));
+  bn2 = register_module("bn2", torch::nn::BatchNorm2d(width));
+  attn = create_attention(cfg.attn, width, cfg.attn_params);
+  if (attn) {
+    if (attn->output() != AttnOutput::Reweight)
+      input_error("seed_net: attention '" + cfg.attn + "' pools its input and cannot sit inside the network; use "
+                  "it as the classifier head instead (--head " + cfg.attn + ")");
+    register_module("attn", attn);
+  }
+  conv3 = register_module("conv3", conv3x3(width, width3));
+  bn3 = register_module("bn3", torch::nn::BatchNorm2d(width3));
+  int64_t features = width3;
+  if (cfg.head == "attnpool") {
+    pool = create_attention("attnpool", width3, cfg.head_params);
+    register_module("global_pool", pool);
+    features = pool->pooled_features();
+  }
+  fc = register_module("fc", torch::nn::Linear(features, cfg.num_classes));
+}
+
+torch::Tensor SeedNetImpl::forward_features(const torch::Tensor& x) {
+  TORCH_CHECK(x.dim() == 4 && x.size(1) == cfg_.in_channels, "seed_net: expected input N×", cfg_.in_channels,
+              "×H×W, got ", x.sizes());
+  auto y = torch::relu(bn1->forward(conv1->forward(x)));
+  y = torch::relu(bn2->forward(conv2->forward(y)));
+  if (attn) y = attn->forward(y);
+  return torch::relu(bn3->forward(conv3->forward(y)));
+}
+
+torch::Tensor SeedNetImpl::forward(const torch::Tensor& x) {
+  auto f = forward_features(x);
+  auto v = pool ? pool->forward(f) : f.mean({2, 3});
+  return fc->forward(v);
+}
+
+void register_seed_net() {
+  register_model({"seed_net", "the origin network: 3 conv-BN-ReLU, spatial attention after the second, pooled logits",
+                  {"width", "width3"},
+                  [](const ModelConfig& cfg) -> Model { return std::make_shared<SeedNetImpl>(cfg); }});
+}
+
+}  // namespace attncnn

@@ -1,0 +1,102 @@
+// The real `attncnn` executable: exit codes, messages, and a short train → eval round on Fashion-MNIST.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+namespace {
+struct Run {
+  int code;
+  std::string out;
+};
+Run run(const std::string& args) {
+  const std::string cmd = std::string(ATTNCNN_CLI) + " " + args + " 2>&1";
+  Run r{-1, ""};
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+bool exists(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0;
+}
+const std::string kTmp = ATTNCNN_TEST_TMP;
+}  // namespace
+
+TEST(Cli, VersionHelpAndList) {
+  auto v = run("--version");
+  EXPECT_EQ(v.code, 0);
+  EXPECT_NE(v.out.find("attncnn 0."), std::string::npos) << v.out;
+  auto h = run("--help");
+  EXPECT_EQ(h.code, 0);
+  EXPECT_NE(h.out.find("train"), std::string::npos);
+  EXPECT_EQ(run("train --help").code, 0);
+  auto l = run("list");
+  EXPECT_EQ(l.code, 0);
+  for (const char* name : {"sgate", "attnpool", "seed_net", "fashion-mnist"})
+    EXPECT_NE(l.out.find(name), std::string::npos) << name;
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  EXPECT_EQ(run("").code, 2);
+  EXPECT_EQ(run("frobnicate").code, 2);
+  EXPECT_EQ(run("train --epochs notanumber").code, 2);
+  auto r = run("train --attn sgatee --out " + kTmp + "/cli_bad");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("sgatee"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("valid names"), std::string::npos) << r.out;
+  r = run("train --epochs 0 --out " + kTmp + "/cli_bad");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("--epochs 0"), std::string::npos) << r.out;
+  r = run("eval --weights " + kTmp + "/does_not_exist.safetensors");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("does_not_exist.safetensors"), std::string::npos) << r.out;
+}
+
+TEST(Cli, MissingDatasetTellsHowToGetIt) {
+  auto r = run("train --data fashion-mnist:/nonexistent/fashion --out " + kTmp + "/cli_missing");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("apt-get install dataset-fashion-mnist"), std::string::npos) << r.out;
+}
+
+TEST(Cli, TrainThenEvalOnFashionMnistSlice) {
+  if (!exists(ATTNCNN_FASHION_MNIST_DIR)) GTEST_SKIP() << "Fashion-MNIST not installed";
+  const std::string out = kTmp + "/cli_train";
+  std::system(("rm -rf '" + out + "'").c_str());
+  // A narrow seed_net on 2% of the training split: a few seconds on one thread, far above chance (10%).
+  auto r = run("train --data fashion-mnist:" ATTNCNN_FASHION_MNIST_DIR " --fraction 0.03 --epochs 2 --threads 1 "
+               "--model-opt width=8,width3=16 --batch-size 32 --lr 0.01 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("test accuracy"), std::string::npos) << r.out;
+  for (const char* f : {"/args.json", "/results.csv", "/weights/last.safetensors", "/weights/best.safetensors"})
+    EXPECT_TRUE(exists(out + f)) << f;
+  std::ifstream csv(out + "/results.csv");
+  std::string header, row1, row2;
+  std::getline(csv, header);
+  std::getline(csv, row1);
+  std::getline(csv, row2);
+  EXPECT_EQ(header.rfind("epoch,train_loss", 0), 0u);
+  EXPECT_EQ(row2.rfind("2,", 0), 0u) << row2;
+  auto e = run("eval --threads 1 --json --weights " + out + "/weights/last.safetensors");
+  ASSERT_EQ(e.code, 0) << e.out;
+  const auto pos = e.out.find("\"top1\":");
+  ASSERT_NE(pos, std::string::npos) << e.out;
+  const double top1 = std::stod(e.out.substr(pos + 7));
+  EXPECT_GT(top1, 40.0) << e.out;
+  EXPECT_NE(e.out.find("\"count\": 10000"), std::string::npos);
+  // The eval must reproduce the top-1 the training run reported for its last epoch (5th column of results.csv).
+  std::stringstream ss(row2);
+  std::string field;
+  for (int i = 0; i < 5; ++i) std::getline(ss, field, ',');
+  EXPECT_NEAR(std::stod(field), top1, 0.011) << row2;
+}

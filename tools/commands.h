@@ -1,0 +1,20 @@
+#pragma once
+// The subcommands of the `attncnn` program, one file each. Each add_* function registers its CLI11 subcommand
+// and returns the function that runs it; main() dispatches to the one that was parsed and maps errors onto exit
+// codes (0 success, 1 runtime failure, 2 usage or input error).
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace attncnn::cli {
+
+using Runner = std::function<int()>;
+
+Runner add_train(CLI::App& app);
+Runner add_eval(CLI::App& app);
+Runner add_list(CLI::App& app);
+
+/// Applies --threads (0: all cores) to libtorch's intra-op pool.
+void set_threads(int threads);
+
+}  // namespace attncnn::cli
