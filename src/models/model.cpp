@@ -1,6 +1,8 @@
+#include <attncnn/attention/registry.h>
 #include <attncnn/error.h>
 #include <attncnn/models/model.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -96,6 +98,29 @@ std::vector<std::string> model_names() {
   std::vector<std::string> out;
   for (const auto& e : model_entries()) out.push_back(e.name);
   return out;
+}
+
+void check_model_config(const ModelConfig& cfg) {
+  // Resolves the model entry and checks head and model options (the same checks create_model runs first).
+  ensure_builtins();
+  {
+    std::lock_guard<std::recursive_mutex> lock(table_mutex());
+    if (!table().count(cfg.name)) {
+      std::string valid;
+      for (const auto& kv : table()) valid += (valid.empty() ? "" : ", ") + kv.first;
+      input_error("unknown model '" + cfg.name + "'; valid models: " + valid);
+    }
+    cfg.model_params.check_keys(table().at(cfg.name).options, "model '" + cfg.name + "'");
+  }
+  if (cfg.head != "avg" && cfg.head != "attnpool")
+    input_error("model '" + cfg.name + "': head '" + cfg.head + "': expected avg or attnpool");
+  if (cfg.attn != "none" && !cfg.attn.empty()) {
+    const auto& e = attention_entry(cfg.attn);
+    cfg.attn_params.check_keys(e.options, "attention '" + cfg.attn + "'");
+  } else if (!cfg.attn_params.empty()) {
+    input_error("attention 'none' takes no options, got '" + cfg.attn_params.to_string() + "'");
+  }
+  if (cfg.head == "attnpool") cfg.head_params.check_keys(attention_entry("attnpool").options, "head attnpool");
 }
 
 Model create_model(const ModelConfig& cfg) {

@@ -199,6 +199,7 @@ double scheduled_lr(const TrainConfig& cfg, int64_t step, int64_t steps_per_epoc
 
 TrainResult train(const TrainConfig& cfg, std::ostream& log) {
   validate(cfg);
+  check_model_config(cfg.model);
   const auto t_start = Clock::now();
   torch::manual_seed(cfg.seed);
   const torch::Device device = resolve_device(cfg.device);

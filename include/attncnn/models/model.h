@@ -58,5 +58,7 @@ std::vector<ModelEntry> model_entries();
 std::vector<std::string> model_names();
 /// Builds cfg.name; throws (input error) naming the valid models, attention modules or options.
 Model create_model(const ModelConfig& cfg);
+/// Checks names and option keys of cfg without building anything (so a bad flag fails before data are loaded).
+void check_model_config(const ModelConfig& cfg);
 
 }  // namespace attncnn
