@@ -1,0 +1,73 @@
+#include <attncnn/error.h>
+#include <attncnn/train/device_data.h>
+
+#include <torch/torch.h>
+
+namespace attncnn {
+
+DeviceBatches::DeviceBatches(const ImageSet& set, const torch::Device& device, const DeviceBatchOptions& opts,
+                             const std::vector<double>& mean, const std::vector<double>& std)
+    : opts_(opts) {
+  if (opts.batch_size < 1) input_error("batch size " + std::to_string(opts.batch_size) + ": expected at least 1");
+  if (opts.crop_padding < 0) input_error("crop padding " + std::to_string(opts.crop_padding) + ": expected >= 0");
+  images_ = set.images.to(device);
+  labels_ = set.labels.to(device);
+  const int64_t c = images_.size(1);
+  std::vector<float> scale(c), shift(c);
+  for (int64_t i = 0; i < c; ++i) {
+    scale[i] = static_cast<float>(1.0 / (255.0 * std[i]));
+    shift[i] = static_cast<float>(-mean[i] / std[i]);
+  }
+  scale_ = torch::tensor(scale).view({1, c, 1, 1}).to(device);
+  shift_ = torch::tensor(shift).view({1, c, 1, 1}).to(device);
+  start_epoch(0, 0);
+}
+
+int64_t DeviceBatches::batches_per_epoch() const {
+  const int64_t n = labels_.size(0);
+  return opts_.drop_last ? n / opts_.batch_size : (n + opts_.batch_size - 1) / opts_.batch_size;
+}
+
+void DeviceBatches::start_epoch(uint64_t seed, int64_t epoch) {
+  auto gen = at::detail::createCPUGenerator(seed * 1000003ULL + static_cast<uint64_t>(epoch) + 1);
+  const int64_t n = labels_.size(0);
+  const auto dev = images_.device();
+  order_ = torch::randperm(n, gen, torch::TensorOptions().dtype(torch::kLong)).to(dev);
+  const int64_t p = opts_.crop_padding;
+  if (p > 0) {
+    crop_y_ = torch::randint(0, 2 * p + 1, {n}, gen, torch::TensorOptions().dtype(torch::kLong)).to(dev);
+    crop_x_ = torch::randint(0, 2 * p + 1, {n}, gen, torch::TensorOptions().dtype(torch::kLong)).to(dev);
+  }
+  if (opts_.hflip) flip_ = torch::randint(0, 2, {n}, gen, torch::TensorOptions().dtype(torch::kLong)).to(dev).to(torch::kBool);
+  pos_ = 0;
+}
+
+bool DeviceBatches::next(torch::Tensor& images, torch::Tensor& labels) {
+  const int64_t n = labels_.size(0);
+  if (pos_ >= n || (opts_.drop_last && pos_ + opts_.batch_size > n)) return false;
+  const int64_t end = std::min(n, pos_ + opts_.batch_size);
+  auto idx = order_.slice(0, pos_, end);
+  auto x = images_.index_select(0, idx);
+  const int64_t b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  const int64_t p = opts_.crop_padding;
+  if (p > 0) {
+    // Pad once, then gather each image's window: rows first, then columns.
+    auto padded = torch::constant_pad_nd(x, {p, p, p, p}, 0);
+    auto ar_h = torch::arange(h, idx.options());
+    auto ar_w = torch::arange(w, idx.options());
+    auto rows = (crop_y_.slice(0, pos_, end).unsqueeze(1) + ar_h).view({b, 1, h, 1}).expand({b, c, h, w + 2 * p});
+    auto cols = (crop_x_.slice(0, pos_, end).unsqueeze(1) + ar_w).view({b, 1, 1, w}).expand({b, c, h, w});
+    x = padded.gather(2, rows).gather(3, cols);
+  }
+  if (opts_.hflip) {
+    auto f = flip_.slice(0, pos_, end).view({b, 1, 1, 1});
+    x = torch::where(f, x.flip({3}), x);
+  }
+  auto fx = torch::addcmul(shift_, x.to(torch::kFloat), scale_);
+  images = opts_.channels_last ? fx.contiguous(at::MemoryFormat::ChannelsLast) : fx;
+  labels = labels_.index_select(0, idx);
+  pos_ = end;
+  return true;
+}
+
+}  // namespace attncnn

@@ -1,0 +1,92 @@
+// DeviceBatches (runs on the CPU here and on the GPU on the GPU machine): every sample once per epoch, crops are
+// windows of the zero-padded image, flips mirror, normalisation matches preprocess(), and the same seed repeats.
+#include <attncnn/train/device_data.h>
+#include <attncnn/train/trainer.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <set>
+
+using namespace attncnn;
+
+namespace {
+torch::Device test_device() { return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU); }
+ImageSet toy(int64_t n) {
+  // Image i holds the value i in every pixel of channel 0 and a gradient in channel 1, label i % 3.
+  auto imgs = torch::zeros({n, 2, 5, 6}, torch::kUInt8);
+  for (int64_t i = 0; i < n; ++i) {
+    imgs[i][0].fill_(i + 1);
+    for (int64_t x = 0; x < 6; ++x) imgs[i][1].select(1, x).fill_(10 * (x + 1));
+  }
+  return {imgs, torch::arange(n, torch::kLong).remainder(3)};
+}
+}  // namespace
+
+TEST(DeviceBatches, CoversEverySampleOnceAndNormalises) {
+  auto set = toy(23);
+  const std::vector<double> mean{0.1, 0.2}, std{0.5, 0.25};
+  DeviceBatches db(set, test_device(), {5, false, 0, false, false}, mean, std);
+  EXPECT_EQ(db.batches_per_epoch(), 5);
+  db.start_epoch(3, 1);
+  std::multiset<int64_t> seen;
+  torch::Tensor x, y;
+  int batches = 0;
+  while (db.next(x, y)) {
+    ++batches;
+    auto raw = ((x.cpu() * torch::tensor({0.5f, 0.25f}).view({1, 2, 1, 1}) + torch::tensor({0.1f, 0.2f}).view({1, 2, 1, 1})) * 255)
+                   .round();
+    for (int64_t k = 0; k < x.size(0); ++k) {
+      const int64_t id = raw[k][0][0][0].item<int64_t>() - 1;
+      seen.insert(id);
+      EXPECT_EQ(y[k].item<int64_t>(), id % 3);
+    }
+    // The same pixels as the CPU preprocessing path.
+    EXPECT_TRUE(torch::allclose(x.cpu(), preprocess(set.images.index_select(0, (raw.select(1, 0).select(1, 0).select(1, 0) - 1).to(torch::kLong)),
+                                                     mean, std, torch::kCPU), 1e-5, 1e-5));
+  }
+  EXPECT_EQ(batches, 5);
+  EXPECT_EQ(seen.size(), 23u);
+  for (int64_t i = 0; i < 23; ++i) EXPECT_EQ(seen.count(i), 1u);
+  DeviceBatches drop(set, test_device(), {5, true, 0, false, false}, mean, std);
+  EXPECT_EQ(drop.batches_per_epoch(), 4);
+}
+
+TEST(DeviceBatches, CropsAreWindowsOfThePaddedImageAndFlipsMirror) {
+  auto set = toy(16);
+  const std::vector<double> mean{0.0, 0.0}, std{1.0 / 255, 1.0 / 255};  // identity normalisation: pixel values
+  DeviceBatches db(set, test_device(), {16, false, 2, true, false}, mean, std);
+  db.start_epoch(7, 2);
+  torch::Tensor x, y;
+  ASSERT_TRUE(db.next(x, y));
+  x = x.cpu().round().to(torch::kLong);
+  int flipped = 0, shifted = 0;
+  for (int64_t k = 0; k < 16; ++k) {
+    // Channel 1 of the source is 10,20,...,60 along x; a crop of the padded image is a window of 0,0,10..60,0,0
+    // (or its mirror). Find the window offset that explains the row.
+    std::vector<int64_t> padded_row{0, 0, 10, 20, 30, 40, 50, 60, 0, 0};
+    auto row = x[k][1][2];  // a middle row: never padding vertically for |dy| <= 2 of 5 rows? rows may be zero
+    bool ok = false;
+    for (int flip = 0; flip < 2 && !ok; ++flip)
+      for (int64_t off = 0; off <= 4 && !ok; ++off) {
+        bool match = true;
+        for (int64_t c = 0; c < 6; ++c) {
+          const int64_t src = flip ? padded_row[off + 5 - c] : padded_row[off + c];
+          if (row[c].item<int64_t>() != src) match = false;
+        }
+        if (match) ok = true, flipped += flip, shifted += off != 2;
+      }
+    // A row that is entirely zero is a vertical shift into the padding: also a valid window.
+    EXPECT_TRUE(ok || row.abs().sum().item<int64_t>() == 0) << "image " << k;
+  }
+  EXPECT_GT(flipped, 0);
+  EXPECT_GT(shifted, 0);
+  // The same (seed, epoch) repeats exactly; another epoch differs.
+  DeviceBatches again(set, test_device(), {16, false, 2, true, false}, mean, std);
+  again.start_epoch(7, 2);
+  torch::Tensor x2, y2;
+  ASSERT_TRUE(again.next(x2, y2));
+  EXPECT_TRUE(x2.cpu().round().to(torch::kLong).equal(x));
+  again.start_epoch(7, 3);
+  ASSERT_TRUE(again.next(x2, y2));
+  EXPECT_FALSE(x2.cpu().round().to(torch::kLong).equal(x));
+}
