@@ -688,7 +688,8 @@ Tensor sk_ref(const Tensor& xin, SelectiveKernelImpl& m, std::vector<Tensor>* we
   auto Z = z.accessor<double, 4>();
   auto y = torch::zeros_like(outs[0]);
   auto Y = y.accessor<double, 4>();
-  weights->assign(P, torch::zeros({N, O}, torch::kDouble));
+  weights->clear();
+  for (int64_t p = 0; p < P; ++p) weights->push_back(torch::zeros({N, O}, torch::kDouble));
   for (int64_t n = 0; n < N; ++n)
     for (int64_t c = 0; c < O; ++c) {
       double mx = -1e300, s = 0;
@@ -859,7 +860,7 @@ const std::vector<std::string> kZoo = {"se",    "ese",   "eca",     "ecam", "cec
 
 TEST(Zoo, ShapesMapsAndBackwardOnTwoSizes) {
   for (const auto& name : kZoo) {
-    for (auto hw : {std::pair<int64_t, int64_t>{6, 6}, {5, 7}}) {
+    for (auto hw : std::vector<std::pair<int64_t, int64_t>>{{6, 6}, {5, 7}}) {
       auto m = create_attention(name, 16);
       ASSERT_TRUE(m) << name;
       EXPECT_EQ(m->type_name(), name);
@@ -969,6 +970,10 @@ TEST(Zoo, BadOptionsAreInputErrors) {
       ADD_FAILURE() << b.first << " accepted " << b.second;
     } catch (const Error& e) {
       EXPECT_EQ(e.exit_code(), 2) << b.first << " " << b.second << ": " << e.what();
+      // The message names the offending option, not merely the module.
+      const std::string key = b.second.substr(0, b.second.find('='));
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).find("unknown attention module"), std::string::npos) << e.what();
     }
   }
 }
