@@ -14,6 +14,7 @@ Modules timm lacks (bam, simam, triplet) and cases this timm cannot build are sk
 """
 import os
 import sys
+import types
 
 import torch
 from torch import nn
@@ -79,6 +80,33 @@ def kwarg_text(kwargs):
     return ''.join(', ' + p for p in parts)
 
 
+def _drop_dd_strings(fn):
+    def call(*args, **kwargs):
+        return fn(*[a for a in args if not (isinstance(a, str) and a in ('device', 'dtype'))], **kwargs)
+    return call
+
+
+def build_reference(timm_name, channels, kwargs):
+    """Returns (module, note). timm 1.0.29's GatherExcite passes `*dd` (the strings 'device' and 'dtype' as extra
+    positional arguments) where `**dd` is meant, so building it with an MLP or extra params raises TypeError. For
+    that case only, the three callees inside timm's gather_excite module are wrapped to drop those two strings,
+    which is what the intended `**dd` (both None) amounts to, and the note says so."""
+    try:
+        return create_attn(timm_name, channels, **kwargs), ''
+    except TypeError:
+        if timm_name != 'ge':
+            raise
+    import timm.layers.gather_excite as ge_mod
+    saved = (ge_mod.ConvMlp, ge_mod.create_conv2d, ge_mod.nn)
+    shim_nn = types.SimpleNamespace(**{k: getattr(nn, k) for k in dir(nn) if not k.startswith('_')})
+    shim_nn.BatchNorm2d = _drop_dd_strings(nn.BatchNorm2d)
+    ge_mod.ConvMlp, ge_mod.create_conv2d, ge_mod.nn = _drop_dd_strings(saved[0]), _drop_dd_strings(saved[1]), shim_nn
+    try:
+        return create_attn(timm_name, channels, **kwargs), ' [timm *dd typo bypassed]'
+    finally:
+        ge_mod.ConvMlp, ge_mod.create_conv2d, ge_mod.nn = saved
+
+
 def randomize(module, gen):
     with torch.no_grad():
         for p in module.parameters():
@@ -107,17 +135,18 @@ def main():
         torch.manual_seed(1000 + idx)
         gen = torch.Generator().manual_seed(2000 + idx)
         try:
-            ref = create_attn(timm_name, channels, **kwargs)
+            ref, note = build_reference(timm_name, channels, kwargs)
         except Exception as e:  # e.g. a timm without this module
             print('skip %-6s %s: %s' % (name, expr, e))
             continue
+        expr += note
         randomize(ref, gen)
         state = {k: v.detach().clone().contiguous() for k, v in ref.state_dict().items()}
         x = torch.randn(2, channels, size, size, generator=gen)
         ref.eval()
         with torch.no_grad():
             out_eval = ref(x.clone())
-        fresh = create_attn(timm_name, channels, **kwargs)
+        fresh, _ = build_reference(timm_name, channels, kwargs)
         fresh.load_state_dict(state)
         fresh.train()
         with torch.no_grad():
