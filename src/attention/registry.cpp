@@ -23,6 +23,18 @@ void ensure_builtins() {
   std::call_once(once, [] {
     register_sgate();
     register_attnpool();
+    register_squeeze_excite();
+    register_eca();
+    register_gather_excite();
+    register_global_context();
+    register_cbam();
+    register_bam();
+    register_coord();
+    register_simam();
+    register_triplet();
+    register_selective_kernel();
+    register_split_attn();
+    register_non_local();
   });
 }
 }  // namespace
