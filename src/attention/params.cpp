@@ -25,14 +25,20 @@ std::string join(const std::vector<std::string>& v) {
 Params Params::parse(const std::string& spec) {
   Params p;
   std::stringstream ss(spec);
-  std::string item;
+  std::string item, last_key;
   while (std::getline(ss, item, ',')) {
     item = trim(item);
     if (item.empty()) continue;
     const auto eq = item.find('=');
+    // An item without '=' continues the previous value, so lists can be given: "attn_stages=2,3,4,layers=1,1,1,1".
+    if (eq == std::string::npos && !last_key.empty()) {
+      p.set(last_key, p.items().at(last_key) + "," + item);
+      continue;
+    }
     if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
       input_error("option '" + item + "' in '" + spec + "': expected key=value");
-    p.set(trim(item.substr(0, eq)), trim(item.substr(eq + 1)));
+    last_key = trim(item.substr(0, eq));
+    p.set(last_key, trim(item.substr(eq + 1)));
   }
   return p;
 }

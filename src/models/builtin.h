@@ -3,3 +3,12 @@
 namespace attncnn {
 void register_seed_net();
 }  // namespace attncnn
+namespace attncnn {
+void register_resnet();
+void register_cifar_resnet();
+void register_preact_resnet();
+void register_wide_resnet();
+void register_mobilenet_v2();
+void register_residual_attention();
+void register_model_aliases();
+}  // namespace attncnn

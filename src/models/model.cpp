@@ -38,7 +38,16 @@ std::recursive_mutex& table_mutex() {
 }
 void ensure_builtins() {
   static std::once_flag once;
-  std::call_once(once, [] { register_seed_net(); });
+  std::call_once(once, [] {
+    register_seed_net();
+    register_resnet();
+    register_cifar_resnet();
+    register_preact_resnet();
+    register_wide_resnet();
+    register_mobilenet_v2();
+    register_residual_attention();
+    register_model_aliases();
+  });
 }
 }  // namespace
 

@@ -11,7 +11,9 @@ namespace attncnn {
 class Params {
  public:
   Params() = default;
-  /// Parses "key=value,key=value". Throws attncnn::Error (input) on a malformed item.
+  /// Parses "key=value,key=value". An item without '=' continues the previous value, so list values need no
+  /// quoting: "attn_stages=2,3,4,layers=1,1,1,1" gives attn_stages "2,3,4" and layers "1,1,1,1". Throws
+  /// attncnn::Error (input) on a malformed item (an empty key or value, or a first item without '=').
   static Params parse(const std::string& spec);
 
   Params& set(const std::string& key, const std::string& value);
