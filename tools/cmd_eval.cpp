@@ -41,7 +41,7 @@ nlohmann::json result_json(const EvalResult& r, const CheckpointInfo& info) {
     classes.push_back({{"class", info.class_names[k]},
                        {"correct", r.class_correct[k]},
                        {"total", r.class_total[k]},
-                       {"top1", percent(r.class_correct[k], r.class_total[k])}});
+                       {"accuracy", percent(r.class_correct[k], r.class_total[k])}});
   }
   j["per_class_top1"] = per;
   j["per_class"] = classes;

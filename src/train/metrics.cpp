@@ -68,7 +68,7 @@ struct Series {
 void panel(std::ostringstream& svg, double x0, double y0, double w, double h, const std::string& title,
            const std::string& ylabel, const std::vector<int64_t>& epochs, const std::vector<Series>& series,
            double ymin_hint, double ymax_hint) {
-  const double left = x0 + 62, right = x0 + w - 14, top = y0 + 34, bottom = y0 + h - 48;
+  const double left = x0 + 62, right = x0 + w - 14, top = y0 + 56, bottom = y0 + h - 48;
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (const auto& s : series)
     for (double v : s.y)
@@ -137,17 +137,19 @@ void panel(std::ostringstream& svg, double x0, double y0, double w, double h, co
         svg << "<circle cx=\"" << fixed(px(static_cast<double>(epochs[i])), 1) << "\" cy=\"" << fixed(py(s.y[i]), 1)
             << "\" r=\"3\" fill=\"" << s.color << "\"/>\n";
   }
-  // Legend, top right inside the plot.
-  const double lw = 150, lx = right - lw - 6, ly = top + 6;
-  svg << "<rect x=\"" << fixed(lx, 1) << "\" y=\"" << fixed(ly, 1) << "\" width=\"" << fixed(lw, 1) << "\" height=\""
-      << fixed(8 + 18.0 * series.size(), 1) << "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#bbb\"/>\n";
+  // Legend: one row between the title and the plot, so it never hides a curve.
+  std::vector<double> widths;
+  double total = 0;
+  for (const auto& s : series) widths.push_back(34 + 6.5 * s.label.size() + 14), total += widths.back();
+  double lx = (left + right) / 2 - total / 2;
+  const double ly = y0 + 40;
   for (size_t i = 0; i < series.size(); ++i) {
-    const double y = ly + 16 + 18.0 * i;
-    svg << "<line x1=\"" << fixed(lx + 8, 1) << "\" y1=\"" << fixed(y - 4, 1) << "\" x2=\"" << fixed(lx + 34, 1)
-        << "\" y2=\"" << fixed(y - 4, 1) << "\" stroke=\"" << series[i].color << "\" stroke-width=\"2\""
+    svg << "<line x1=\"" << fixed(lx, 1) << "\" y1=\"" << fixed(ly - 4, 1) << "\" x2=\"" << fixed(lx + 26, 1)
+        << "\" y2=\"" << fixed(ly - 4, 1) << "\" stroke=\"" << series[i].color << "\" stroke-width=\"2\""
         << (series[i].dashed ? " stroke-dasharray=\"6 4\"" : "") << "/>\n"
-        << "<text x=\"" << fixed(lx + 40, 1) << "\" y=\"" << fixed(y, 1) << "\" font-size=\"11\">"
+        << "<text x=\"" << fixed(lx + 32, 1) << "\" y=\"" << fixed(ly, 1) << "\" font-size=\"11\">"
         << xml_escape(series[i].label) << "</text>\n";
+    lx += widths[i];
   }
   svg << "</g>\n";
 }
