@@ -1,21 +1,118 @@
-// attncnn eval: evaluate a checkpoint on a dataset split.
+// attncnn eval: evaluate a checkpoint on a dataset split (docs/training.md).
 #include <attncnn/data/dataset.h>
 #include <attncnn/error.h>
+#include <attncnn/io/safetensors.h>
 #include <attncnn/train/checkpoint.h>
 #include <attncnn/train/trainer.h>
 
+#include <cerrno>
+#include <cstring>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <sys/stat.h>
 
 #include "commands.h"
 
 namespace attncnn::cli {
 
+namespace {
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+double percent(int64_t a, int64_t b) { return b ? 100.0 * a / b : 0.0; }
+
+nlohmann::json result_json(const EvalResult& r, const CheckpointInfo& info) {
+  nlohmann::json j;
+  j["count"] = r.count;
+  j["loss"] = r.loss;
+  j["top1"] = r.top1;
+  j["top5"] = r.top5;
+  nlohmann::json per = nlohmann::json::object();
+  nlohmann::json classes = nlohmann::json::array();
+  for (size_t k = 0; k < r.class_total.size(); ++k) {
+    per[info.class_names[k]] = percent(r.class_correct[k], r.class_total[k]);
+    classes.push_back({{"class", info.class_names[k]},
+                       {"correct", r.class_correct[k]},
+                       {"total", r.class_total[k]},
+                       {"accuracy", percent(r.class_correct[k], r.class_total[k])}});
+  }
+  j["per_class_top1"] = per;
+  j["per_class"] = classes;
+  j["class_names"] = info.class_names;
+  j["confusion"] = r.confusion;
+  return j;
+}
+
+// confusion.csv: one row per true class, one column per predicted class, counts; first row and column name them.
+std::string confusion_csv(const EvalResult& r, const std::vector<std::string>& names) {
+  std::string s = "true\\predicted";
+  for (const auto& n : names) s += "," + csv_field(n);
+  s += "\n";
+  for (size_t t = 0; t < r.confusion.size(); ++t) {
+    s += csv_field(names[t]);
+    for (int64_t v : r.confusion[t]) s += "," + std::to_string(v);
+    s += "\n";
+  }
+  return s;
+}
+
+void print_report(std::ostream& out, const EvalResult& r, const CheckpointInfo& info) {
+  const size_t k = r.class_total.size();
+  size_t w = 5;
+  for (const auto& n : info.class_names) w = std::max(w, n.size());
+  out << std::fixed << "loss " << std::setprecision(4) << r.loss << "  top1 " << std::setprecision(2) << r.top1
+      << "%  top5 " << r.top5 << "%\n\nper-class accuracy:\n";
+  for (size_t c = 0; c < k; ++c)
+    out << "  " << std::setw(3) << c << " " << std::left << std::setw(static_cast<int>(w)) << info.class_names[c]
+        << std::right << std::setw(8) << percent(r.class_correct[c], r.class_total[c]) << "%  (" << r.class_correct[c]
+        << "/" << r.class_total[c] << ")\n";
+  if (k > 20) {
+    out << "\nconfusion matrix: " << k << " classes are too many to print; --save-dir writes confusion.csv\n";
+    return;
+  }
+  int64_t most = 1;
+  for (const auto& row : r.confusion)
+    for (int64_t v : row) most = std::max(most, v);
+  const int cw = std::max<int>(4, static_cast<int>(std::to_string(most).size()) + 1);
+  out << "\nconfusion matrix (rows: true class, columns: predicted class):\n"
+      << std::string(w + 6, ' ');
+  for (size_t p = 0; p < k; ++p) out << std::setw(cw) << p;
+  out << "\n";
+  for (size_t t = 0; t < k; ++t) {
+    out << "  " << std::setw(3) << t << " " << std::left << std::setw(static_cast<int>(w)) << info.class_names[t]
+        << std::right;
+    for (size_t p = 0; p < k; ++p) out << std::setw(cw) << r.confusion[t][p];
+    out << "\n";
+  }
+}
+
+void make_dir(const std::string& path) {
+  std::string cur;
+  std::stringstream ss(path);
+  std::string part;
+  if (!path.empty() && path[0] == '/') cur = "/";
+  while (std::getline(ss, part, '/')) {
+    if (part.empty()) continue;
+    cur += part + "/";
+    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
+      runtime_error("--save-dir " + path + ": cannot create " + cur + " (" + std::strerror(errno) + ")");
+  }
+}
+
+}  // namespace
+
 Runner add_eval(CLI::App& app) {
-  auto* cmd = app.add_subcommand("eval", "Evaluate a checkpoint: loss, top-1, top-5 and per-class accuracy");
+  auto* cmd = app.add_subcommand(
+      "eval", "Evaluate a checkpoint: loss, top-1, top-5, per-class accuracy and the confusion matrix");
   struct Opts {
-    std::string weights, data, split = "test", device = "auto";
+    std::string weights, data, split = "test", device = "auto", save_dir;
     int64_t batch_size = 512;
     int threads = 0;
     bool json = false;
@@ -27,6 +124,7 @@ Runner add_eval(CLI::App& app) {
   cmd->add_option("--batch-size,-b", o->batch_size, "Batch size")->capture_default_str();
   cmd->add_option("--device", o->device, "auto, cpu or cuda[:N]")->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--save-dir", o->save_dir, "Write confusion.csv, per_class.csv and eval.json into this folder");
   cmd->add_flag("--json", o->json, "Print the results as JSON");
   return [o]() {
     set_threads(o->threads);
@@ -40,37 +138,42 @@ Runner add_eval(CLI::App& app) {
     auto ds = load_dataset(spec);
     const ImageSet& set = o->split == "test" ? ds.test : ds.train;
     if (set.images.size(1) != info.input[0])
-      input_error(spec + ": images have " + std::to_string(set.images.size(1)) + " channel(s) but " + o->weights +
-                  " expects " + std::to_string(info.input[0]));
+      input_error("--data " + spec + ": images have " + std::to_string(set.images.size(1)) + " channel(s) but " +
+                  o->weights + " expects " + std::to_string(info.input[0]));
     if (ds.num_classes() != info.model.num_classes)
-      input_error(spec + ": " + std::to_string(ds.num_classes()) + " classes but " + o->weights + " has " +
+      input_error("--data " + spec + ": " + std::to_string(ds.num_classes()) + " classes but " + o->weights + " has " +
                   std::to_string(info.model.num_classes));
     auto r = evaluate(*model, set, info.mean, info.std, o->batch_size, device);
+
+    nlohmann::json j = result_json(r, info);
+    j["weights"] = o->weights;
+    j["data"] = spec;
+    j["split"] = o->split;
+    j["epoch"] = info.epoch;
+    if (!o->save_dir.empty()) {
+      make_dir(o->save_dir);
+      atomic_write(o->save_dir + "/confusion.csv", confusion_csv(r, info.class_names));
+      std::string per = "class,name,correct,total,top1\n";
+      for (size_t k = 0; k < r.class_total.size(); ++k) {
+        std::ostringstream row;
+        row << k << "," << csv_field(info.class_names[k]) << "," << r.class_correct[k] << "," << r.class_total[k]
+            << "," << std::fixed << std::setprecision(4) << percent(r.class_correct[k], r.class_total[k]) << "\n";
+        per += row.str();
+      }
+      atomic_write(o->save_dir + "/per_class.csv", per);
+      atomic_write(o->save_dir + "/eval.json", j.dump(2) + "\n");
+      // confusion.png belongs here: the image-writing part (io/) renders r.confusion with info.class_names as a
+      // heatmap once it exists; this command then writes it beside confusion.csv.
+    }
     if (o->json) {
-      nlohmann::json j;
-      j["weights"] = o->weights;
-      j["data"] = spec;
-      j["split"] = o->split;
-      j["count"] = r.count;
-      j["loss"] = r.loss;
-      j["top1"] = r.top1;
-      j["top5"] = r.top5;
-      nlohmann::json per = nlohmann::json::object();
-      for (size_t k = 0; k < r.class_total.size(); ++k)
-        per[info.class_names[k]] = r.class_total[k] ? 100.0 * r.class_correct[k] / r.class_total[k] : 0.0;
-      j["per_class_top1"] = per;
-      j["confusion"] = r.confusion;
       std::cout << j.dump(2) << "\n";
       return 0;
     }
-    std::cout << std::fixed << std::setprecision(2) << "eval " << o->weights << " on " << spec << " (" << o->split
-              << ", " << r.count << " images)\n"
-              << "loss " << std::setprecision(4) << r.loss << "  top1 " << std::setprecision(2) << r.top1
-              << "%  top5 " << r.top5 << "%\n";
-    for (size_t k = 0; k < r.class_total.size(); ++k)
-      std::cout << "  " << std::left << std::setw(14) << info.class_names[k] << std::right << std::setw(7)
-                << (r.class_total[k] ? 100.0 * r.class_correct[k] / r.class_total[k] : 0.0) << "%  ("
-                << r.class_correct[k] << "/" << r.class_total[k] << ")\n";
+    std::cout << "eval " << o->weights << " (epoch " << info.epoch << ") on " << spec << " (" << o->split << ", "
+              << r.count << " images)\n";
+    print_report(std::cout, r, info);
+    if (!o->save_dir.empty())
+      std::cout << "\nsaved " << o->save_dir << "/confusion.csv, per_class.csv, eval.json\n";
     return 0;
   };
 }

@@ -4,8 +4,11 @@
 
 #include <torch/torch.h>
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
+#include <type_traits>
 
 namespace attncnn {
 
@@ -67,6 +70,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const Ch
   meta["mean"] = nlohmann::json(info.mean).dump();
   meta["std"] = nlohmann::json(info.std).dump();
   meta["epoch"] = std::to_string(info.epoch);
+  meta["step"] = std::to_string(info.step);
   meta["metrics"] = nlohmann::json(info.metrics).dump();
   save_safetensors(path, state_dict(model), meta);
 }
@@ -97,6 +101,8 @@ CheckpointInfo info_from_metadata(const std::map<std::string, std::string>& meta
     info.mean = nlohmann::json::parse(get("mean")).get<std::vector<double>>();
     info.std = nlohmann::json::parse(get("std")).get<std::vector<double>>();
     info.epoch = std::stoll(get("epoch"));
+    auto step = meta.find("step");
+    if (step != meta.end()) info.step = std::stoll(step->second);
     info.metrics = nlohmann::json::parse(get("metrics")).get<std::map<std::string, double>>();
   } catch (const Error&) {
     throw;

@@ -1,6 +1,9 @@
 #include <attncnn/error.h>
 #include <attncnn/io/safetensors.h>
 #include <attncnn/train/checkpoint.h>
+#include <attncnn/train/config.h>
+#include <attncnn/train/interrupt.h>
+#include <attncnn/train/metrics.h>
 #include <attncnn/train/trainer.h>
 
 #include <torch/torch.h>
@@ -8,9 +11,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <cstdlib>
+#include <cstring>
 #include <iomanip>
-#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <sys/stat.h>
@@ -49,6 +52,12 @@ std::string fmt(double v, int prec) {
   return o.str();
 }
 
+std::string num(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+
 std::string duration_text(double s) {
   const int64_t t = static_cast<int64_t>(std::llround(s));
   char buf[32];
@@ -83,19 +92,90 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& cfg, 
   input_error("--optimizer " + cfg.optimizer + ": expected adamw or sgd");
 }
 
-void validate(const TrainConfig& cfg) {
+void validate(TrainConfig& cfg) {
+  if (cfg.schedule == "one-cycle" || cfg.schedule == "one_cycle") cfg.schedule = "onecycle";
   if (cfg.epochs < 1) input_error("--epochs " + std::to_string(cfg.epochs) + ": expected at least 1");
   if (cfg.batch_size < 1) input_error("--batch-size " + std::to_string(cfg.batch_size) + ": expected at least 1");
-  if (!(cfg.lr > 0) || !std::isfinite(cfg.lr)) input_error("--lr " + fmt(cfg.lr, 6) + ": expected a positive number");
-  if (cfg.weight_decay < 0) input_error("--weight-decay: expected a non-negative number");
-  if (cfg.schedule != "cosine" && cfg.schedule != "step" && cfg.schedule != "constant")
-    input_error("--schedule " + cfg.schedule + ": expected cosine, step or constant");
-  if (cfg.warmup_epochs < 0 || cfg.warmup_epochs > cfg.epochs)
-    input_error("--warmup-epochs " + fmt(cfg.warmup_epochs, 2) + ": expected 0 to --epochs");
-  if (cfg.label_smoothing < 0 || cfg.label_smoothing >= 1)
-    input_error("--label-smoothing " + fmt(cfg.label_smoothing, 3) + ": expected [0, 1)");
-  if (!(cfg.fraction > 0 && cfg.fraction <= 1)) input_error("--fraction " + fmt(cfg.fraction, 4) + ": expected (0, 1]");
-  if (cfg.out.empty()) input_error("train: no output folder given");
+  if (cfg.batch_eval < 1) input_error("--eval-batch-size " + std::to_string(cfg.batch_eval) + ": expected at least 1");
+  if (!(cfg.lr > 0) || !std::isfinite(cfg.lr)) input_error("--lr " + num(cfg.lr) + ": expected a positive number");
+  if (cfg.optimizer != "adamw" && cfg.optimizer != "sgd")
+    input_error("--optimizer " + cfg.optimizer + ": expected adamw or sgd");
+  if (!(cfg.momentum >= 0 && cfg.momentum < 1)) input_error("--momentum " + num(cfg.momentum) + ": expected [0, 1)");
+  if (cfg.optimizer == "sgd" && cfg.nesterov && cfg.momentum <= 0)
+    input_error("--momentum 0 with Nesterov: Nesterov momentum needs --momentum > 0 (or pass --no-nesterov)");
+  if (!(cfg.weight_decay >= 0) || !std::isfinite(cfg.weight_decay))
+    input_error("--weight-decay " + num(cfg.weight_decay) + ": expected a non-negative number");
+  if (cfg.schedule != "cosine" && cfg.schedule != "step" && cfg.schedule != "onecycle" && cfg.schedule != "constant")
+    input_error("--schedule " + cfg.schedule + ": expected cosine, step, onecycle or constant");
+  if (!(cfg.warmup_epochs >= 0 && cfg.warmup_epochs <= cfg.epochs))
+    input_error("--warmup-epochs " + num(cfg.warmup_epochs) + ": expected 0 to --epochs (" +
+                std::to_string(cfg.epochs) + ")");
+  if (cfg.step_epochs < 1) input_error("--step-epochs " + std::to_string(cfg.step_epochs) + ": expected at least 1");
+  if (!(cfg.step_gamma > 0 && cfg.step_gamma <= 1)) input_error("--step-gamma " + num(cfg.step_gamma) + ": expected (0, 1]");
+  if (!(cfg.label_smoothing >= 0 && cfg.label_smoothing < 1))
+    input_error("--label-smoothing " + num(cfg.label_smoothing) + ": expected [0, 1)");
+  if (!(cfg.fraction > 0 && cfg.fraction <= 1)) input_error("--fraction " + num(cfg.fraction) + ": expected (0, 1]");
+  if (cfg.log_interval < 0) input_error("--log-interval " + std::to_string(cfg.log_interval) + ": expected 0 or more");
+  if (cfg.max_steps < 0) input_error("max_steps " + std::to_string(cfg.max_steps) + ": expected 0 or more");
+  if (cfg.threads < 0) input_error("--threads " + std::to_string(cfg.threads) + ": expected 0 (all cores) or more");
+  if (cfg.out.empty()) input_error("train: no output folder given (--out)");
+}
+
+// ---- Batch assembly --------------------------------------------------------------------------------------------
+// The one place that turns a list of sample indices into a network-ready batch on the device. A data loader with
+// worker threads and augmentation replaces this function (and epoch_order) without touching the loop below.
+struct Batch {
+  torch::Tensor x;  ///< float N×C×H×W, normalised, on the device
+  torch::Tensor y;  ///< int64 N, on the device
+};
+
+Batch assemble_batch(const ImageSet& set, const torch::Tensor& indices, const CheckpointInfo& info,
+                     const torch::Device& device, bool channels_last) {
+  Batch b;
+  b.x = preprocess(set.images.index_select(0, indices), info.mean, info.std, device);
+  if (channels_last) b.x = b.x.contiguous(at::MemoryFormat::ChannelsLast);
+  b.y = set.labels.index_select(0, indices).to(device);
+  return b;
+}
+
+// The sample order of an epoch depends only on (seed, epoch), so a resumed run sees the same batches.
+torch::Tensor epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
+  std::vector<int64_t> order(n);
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  std::mt19937_64 rng(seed * 1000003ULL + static_cast<uint64_t>(epoch));
+  std::shuffle(order.begin(), order.end(), rng);
+  return torch::tensor(order, torch::kLong);
+}
+// -----------------------------------------------------------------------------------------------------------------
+
+// Remembers the first step whose loss was not finite. On the CPU it checks every step (reading a CPU scalar is
+// free); on a GPU it keeps the answer on the device and is read only when progress is read anyway.
+class NonFiniteWatch {
+ public:
+  explicit NonFiniteWatch(const torch::Device& device) : cpu_(device.is_cpu()) {
+    if (!cpu_) first_dev_ = torch::full({}, -1, torch::TensorOptions().dtype(torch::kLong).device(device));
+  }
+  void record(const torch::Tensor& loss, int64_t step) {
+    if (cpu_) {
+      if (first_ < 0 && !std::isfinite(loss.item<double>())) first_ = step;
+      return;
+    }
+    auto bad = torch::isfinite(loss.detach()).logical_not().logical_and(first_dev_.lt(0));
+    first_dev_ = torch::where(bad, torch::full_like(first_dev_, step), first_dev_);
+  }
+  /// The first bad step (1-based), or -1.
+  int64_t first() const { return cpu_ ? first_ : first_dev_.item<int64_t>(); }
+
+ private:
+  bool cpu_;
+  int64_t first_ = -1;
+  torch::Tensor first_dev_;
+};
+
+void write_metrics_files(const std::string& out, const std::vector<EpochMetrics>& history, const std::string& title) {
+  atomic_write(out + "/results.csv", results_csv(history));
+  atomic_write(out + "/metrics.jsonl", metrics_jsonl(history));
+  atomic_write(out + "/curves.svg", curves_svg(history, title));
 }
 
 }  // namespace
@@ -106,9 +186,21 @@ torch::Device resolve_device(const std::string& name) {
   if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
     if (!torch::cuda::is_available())
       input_error("--device " + name + ": no CUDA device is available (this build or machine has none); use cpu");
-    return torch::Device(name);
+    try {
+      return torch::Device(name);
+    } catch (const c10::Error&) {
+      input_error("--device " + name + ": expected auto, cpu or cuda[:N]");
+    }
   }
   input_error("--device " + name + ": expected auto, cpu or cuda[:N]");
+}
+
+void set_deterministic(bool on) {
+  // cuBLAS reproducibility needs a fixed workspace, set before its first use; a user's own setting wins.
+  if (on) ::setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+  at::globalContext().setDeterministicAlgorithms(on, /*warn_only=*/true);
+  at::globalContext().setDeterministicCuDNN(on);
+  if (on) at::globalContext().setBenchmarkCuDNN(false);
 }
 
 std::string next_run_dir(const std::string& base, const std::string& name, bool exist_ok) {
@@ -149,7 +241,6 @@ EvalResult evaluate(ModelImpl& model, const ImageSet& set, const std::vector<dou
   const int64_t n = set.size();
   auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
   auto conf = torch::zeros({k * k}, torch::TensorOptions().dtype(torch::kLong).device(device));
-  int64_t top5 = 0;
   auto top5_acc = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device));
   for (int64_t i = 0; i < n; i += batch_size) {
     const int64_t e = std::min(n, i + batch_size);
@@ -160,22 +251,30 @@ EvalResult evaluate(ModelImpl& model, const ImageSet& set, const std::vector<dou
                     logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .to(torch::kDouble);
     auto pred = logits.argmax(1);
-    conf += torch::bincount(y * k + pred, {}, k * k);
+    if (device.is_cpu()) {
+      conf += torch::bincount(y * k + pred, {}, k * k);
+    } else {
+      // CUDA's bincount accumulates with atomics (no deterministic version); a product of one-hot matrices
+      // counts the same pairs exactly and deterministically.
+      auto oy = torch::one_hot(y, k).to(torch::kFloat), op = torch::one_hot(pred, k).to(torch::kFloat);
+      conf += oy.t().mm(op).round().to(torch::kLong).view({k * k});
+    }
     const int64_t kk = std::min<int64_t>(5, k);
     auto topk = std::get<1>(logits.topk(kk, 1));
     top5_acc += topk.eq(y.unsqueeze(1)).any(1).sum();
   }
   auto conf_cpu = conf.cpu();
+  const int64_t* cp = conf_cpu.data_ptr<int64_t>();
   int64_t correct = 0;
   for (int64_t t = 0; t < k; ++t) {
     for (int64_t p = 0; p < k; ++p) {
-      const int64_t v = conf_cpu[t * k + p].item<int64_t>();
+      const int64_t v = cp[t * k + p];
       r.confusion[t][p] = v;
       r.class_total[t] += v;
       if (t == p) r.class_correct[t] = v, correct += v;
     }
   }
-  top5 = top5_acc.item<int64_t>();
+  const int64_t top5 = top5_acc.item<int64_t>();
   r.count = n;
   r.loss = n ? loss_sum.item<double>() / n : 0.0;
   r.top1 = n ? 100.0 * correct / n : 0.0;
@@ -185,22 +284,37 @@ EvalResult evaluate(ModelImpl& model, const ImageSet& set, const std::vector<dou
 }
 
 double scheduled_lr(const TrainConfig& cfg, int64_t step, int64_t steps_per_epoch, int64_t total_steps) {
+  const double total = static_cast<double>(std::max<int64_t>(1, total_steps));
+  if (cfg.schedule == "onecycle" || cfg.schedule == "one-cycle") {
+    // PyTorch's OneCycleLR with its defaults: div_factor 25, final_div_factor 1e4, cosine annealing.
+    const double rise = cfg.warmup_epochs > 0 ? cfg.warmup_epochs * steps_per_epoch : 0.3 * total;
+    const double start = cfg.lr / 25.0, end = start / 1e4;
+    const double s = static_cast<double>(step);
+    if (s < rise) {
+      const double t = s / std::max(1.0, rise);
+      return start + (cfg.lr - start) * 0.5 * (1.0 - std::cos(M_PI * t));
+    }
+    const double t = std::min(1.0, (s - rise) / std::max(1.0, total - 1.0 - rise));
+    return end + (cfg.lr - end) * 0.5 * (1.0 + std::cos(M_PI * t));
+  }
   const double warmup = cfg.warmup_epochs * steps_per_epoch;
   if (warmup > 0 && step < warmup) return cfg.lr * (step + 1) / warmup;
   if (cfg.schedule == "constant") return cfg.lr;
   if (cfg.schedule == "step") {
-    const int64_t k = (step / steps_per_epoch) / std::max<int64_t>(1, cfg.step_epochs);
+    const int64_t k = (step / std::max<int64_t>(1, steps_per_epoch)) / std::max<int64_t>(1, cfg.step_epochs);
     return cfg.lr * std::pow(cfg.step_gamma, static_cast<double>(k));
   }
-  const double span = std::max(1.0, total_steps - warmup);
+  const double span = std::max(1.0, total - warmup);
   const double t = std::min(1.0, (step - warmup) / span);
   return 0.5 * cfg.lr * (1.0 + std::cos(M_PI * t));
 }
 
-TrainResult train(const TrainConfig& cfg, std::ostream& log) {
+TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
+  TrainConfig cfg = cfg_in;
   validate(cfg);
   check_model_config(cfg.model);
   const auto t_start = Clock::now();
+  set_deterministic(cfg.deterministic);
   torch::manual_seed(cfg.seed);
   const torch::Device device = resolve_device(cfg.device);
 
@@ -220,28 +334,6 @@ TrainResult train(const TrainConfig& cfg, std::ostream& log) {
   }
   auto optimizer = make_optimizer(cfg, *model);
 
-  make_dirs(cfg.out + "/weights");
-  {
-    nlohmann::json args;
-    args["data"] = cfg.data;
-    args["fraction"] = cfg.fraction;
-    args["model"] = nlohmann::json::parse(mc.to_json());
-    args["epochs"] = cfg.epochs;
-    args["batch_size"] = cfg.batch_size;
-    args["lr"] = cfg.lr;
-    args["optimizer"] = cfg.optimizer;
-    args["momentum"] = cfg.momentum;
-    args["nesterov"] = cfg.nesterov;
-    args["weight_decay"] = cfg.weight_decay;
-    args["schedule"] = cfg.schedule;
-    args["warmup_epochs"] = cfg.warmup_epochs;
-    args["label_smoothing"] = cfg.label_smoothing;
-    args["seed"] = cfg.seed;
-    args["device"] = device.str();
-    args["threads"] = torch::get_num_threads();
-    atomic_write(cfg.out + "/args.json", args.dump(2) + "\n");
-  }
-
   CheckpointInfo info;
   info.model = mc;
   info.dataset = cfg.data;
@@ -256,99 +348,220 @@ TrainResult train(const TrainConfig& cfg, std::ostream& log) {
   TrainResult result;
   result.last_weights = cfg.out + "/weights/last.safetensors";
   result.best_weights = cfg.out + "/weights/best.safetensors";
-  std::string csv = "epoch,train_loss,train_acc,val_loss,val_top1,val_top5,lr,epoch_seconds,images_per_second\n";
 
-  if (!cfg.quiet)
-    log << "train: " << mc.name << " (attn " << mc.attn << ", head " << mc.head << ") on " << cfg.data << ": "
-        << n << (cfg.fraction < 1.0 ? " training images (--fraction " + fmt(cfg.fraction, 3) + " of " +
-                                          std::to_string(ds.train.size()) + ")"
-                                    : " training images")
-        << ", " << ds.test.size() << " test images, " << cfg.epochs << " epoch(s), batch " << cfg.batch_size
-        << ", " << cfg.optimizer << " lr " << cfg.lr << " " << cfg.schedule << ", device " << device.str()
-        << ", " << torch::get_num_threads() << " thread(s)\n"
-        << std::flush;
+  TrainingState st;
+  if (!cfg.resume.empty()) {
+    CheckpointInfo ri = read_checkpoint_info(cfg.resume);
+    if (ri.model.to_json() != mc.to_json())
+      input_error(cfg.resume + ": holds model " + ri.model.to_json() + " but the settings build " + mc.to_json() +
+                  "; resume with the run's own model settings");
+    if (ri.dataset != cfg.data)
+      input_error(cfg.resume + ": was trained on " + ri.dataset + " but --data is " + cfg.data);
+    st = load_matching_state(cfg.resume, ri);
+    const std::string sp = state_path_for(cfg.resume);
+    if (st.optimizer != cfg.optimizer)
+      input_error(sp + ": holds " + st.optimizer + " optimizer state but --optimizer is " + cfg.optimizer +
+                  "; resume with --optimizer " + st.optimizer);
+    if (st.batch > 0 && (st.batch_size != cfg.batch_size || st.steps_per_epoch != steps_per_epoch))
+      input_error(sp + ": stopped inside epoch " + std::to_string(st.epoch + 1) + " with batch size " +
+                  std::to_string(st.batch_size) + " (" + std::to_string(st.steps_per_epoch) +
+                  " steps per epoch); resume with the same --batch-size and --fraction");
+    if (st.epoch >= cfg.epochs)
+      input_error(cfg.out + ": nothing to resume: the run has finished " + std::to_string(st.epoch) + " of " +
+                  std::to_string(cfg.epochs) + " epoch(s); pass --epochs N (more than " + std::to_string(st.epoch) +
+                  ") to train further");
+    load_state_dict(*model, load_safetensors(cfg.resume).tensors, cfg.resume);
+    load_optimizer_state(*optimizer, *model, st.optimizer_tensors, sp);
+    if (st.rng_cpu.defined()) set_cpu_rng_state(st.rng_cpu);
+    if (st.rng_cuda.defined() && device.is_cuda()) {
+      auto gen = at::globalContext().defaultGenerator(device);
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(st.rng_cuda);
+    }
+    info.epoch = ri.epoch;
+    info.metrics = ri.metrics;
+    result.resumed = true;
+    result.best_top1 = st.best_top1;
+  }
+  st.batch_size = cfg.batch_size;
+  st.steps_per_epoch = steps_per_epoch;
+  st.optimizer = cfg.optimizer;
+
+  make_dirs(cfg.out + "/weights");
+  {
+    TrainConfig record = cfg;
+    record.threads = torch::get_num_threads();
+    atomic_write(cfg.out + "/args.json", train_settings_json(record));
+  }
+  const std::string title = mc.name + " + " + mc.attn + " on " + cfg.data;
+
+  if (!cfg.quiet) {
+    log << "train: " << mc.name << " (attn " << mc.attn << ", head " << mc.head << ") on " << cfg.data << ": " << n
+        << (cfg.fraction < 1.0 ? " training images (--fraction " + num(cfg.fraction) + " of " +
+                                     std::to_string(ds.train.size()) + ")"
+                               : " training images")
+        << ", " << ds.test.size() << " test images, " << cfg.epochs << " epoch(s), batch " << cfg.batch_size << ", "
+        << cfg.optimizer << " lr " << cfg.lr << " " << cfg.schedule << ", device " << device.str() << ", "
+        << torch::get_num_threads() << " thread(s)" << (cfg.deterministic ? ", deterministic" : "") << "\n";
+    if (result.resumed)
+      log << "resuming " << cfg.out << " at epoch " << st.epoch + 1 << ", batch " << st.batch << "/"
+          << steps_per_epoch << " (step " << st.step << ")\n";
+    log << std::flush;
+  }
+
+  // Current RNG, optimizer and loop position as a resumable state; written with the weights.
+  auto snapshot = [&](int64_t epochs_done, int64_t batch, int64_t step, double loss_sum, int64_t correct,
+                      int64_t seen, double seconds) {
+    st.epoch = epochs_done;
+    st.batch = batch;
+    st.step = step;
+    st.partial_loss_sum = loss_sum;
+    st.partial_correct = correct;
+    st.partial_seen = seen;
+    st.partial_seconds = seconds;
+    st.rng_cpu = cpu_rng_state();
+    if (device.is_cuda()) {
+      auto gen = at::globalContext().defaultGenerator(device);
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      st.rng_cuda = gen.get_state().clone();
+    }
+    st.optimizer_tensors = optimizer_state(*optimizer, *model);
+    info.step = step;
+    save_resumable_checkpoint(result.last_weights, *model, info, st);
+  };
+  auto fail_nonfinite = [&](int64_t bad_step, int64_t epoch) {
+    runtime_error("non-finite training loss at step " + std::to_string(bad_step) + " (epoch " + std::to_string(epoch) +
+                  "); stopped. The last good checkpoint " +
+                  (exists(result.last_weights) ? result.last_weights + " (epoch " + std::to_string(info.epoch) + ")"
+                                               : std::string("(none yet)")) +
+                  " is intact; try a lower --lr");
+  };
 
   const auto label_opts = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(cfg.label_smoothing);
-  int64_t step = 0;
-  for (int64_t epoch = 1; epoch <= cfg.epochs; ++epoch) {
+  int64_t step = st.step;
+  NonFiniteWatch watch(device);
+  const int64_t first_epoch = st.epoch + 1;
+  for (int64_t epoch = first_epoch; epoch <= cfg.epochs; ++epoch) {
     model->train();
     const auto t_epoch = Clock::now();
-    // The order depends only on (seed, epoch).
-    std::vector<int64_t> order(n);
-    for (int64_t i = 0; i < n; ++i) order[i] = i;
-    std::mt19937_64 rng(cfg.seed * 1000003ULL + static_cast<uint64_t>(epoch));
-    std::shuffle(order.begin(), order.end(), rng);
-    auto order_t = torch::tensor(order, torch::kLong);
+    const bool continuing = epoch == first_epoch && st.batch > 0;
+    const int64_t first_batch = continuing ? st.batch : 0;
+    const double prior_seconds = continuing ? st.partial_seconds : 0.0;
+    auto order = epoch_order(n, cfg.seed, epoch);
 
-    auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
-    auto correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device));
-    int64_t seen = 0;
-    double lr = cfg.lr;
+    auto loss_sum = torch::full({}, continuing ? st.partial_loss_sum : 0.0,
+                                torch::TensorOptions().dtype(torch::kDouble).device(device));
+    auto correct = torch::full({}, continuing ? st.partial_correct : int64_t{0},
+                               torch::TensorOptions().dtype(torch::kLong).device(device));
+    int64_t seen = continuing ? st.partial_seen : 0;
+    const int64_t seen_before = seen;
+    double lr = scheduled_lr(cfg, step, steps_per_epoch, total_steps);
     auto last_draw = Clock::now();
-    for (int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
+    for (int64_t b = first_batch; b < steps_per_epoch; ++b) {
+      if (stop_requested() || (cfg.max_steps > 0 && step >= cfg.max_steps)) {
+        const int64_t bad = watch.first();
+        if (bad >= 0) fail_nonfinite(bad, epoch);
+        snapshot(epoch - 1, b, step, loss_sum.item<double>(), correct.item<int64_t>(), seen,
+                 prior_seconds + seconds_since(t_epoch));
+        if (!cfg.quiet) {
+          if (cfg.live) log << "\r\x1b[K";
+          log << "stopped at epoch " << epoch << "/" << cfg.epochs << ", batch " << b << "/" << steps_per_epoch
+              << " (step " << step << "): saved " << result.last_weights
+              << " with its optimizer state; a resume continues from this batch\n"
+              << std::flush;
+        }
+        result.interrupted = true;
+        result.steps = step;
+        result.epochs_run = epoch - 1;
+        result.train_seconds = seconds_since(t_start);
+        return result;
+      }
       const int64_t i0 = b * cfg.batch_size, i1 = std::min(n, i0 + cfg.batch_size);
-      auto idx = order_t.slice(0, i0, i1);
-      auto x = preprocess(train_set.images.index_select(0, idx), info.mean, info.std, device);
-      if (cfg.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-      auto y = train_set.labels.index_select(0, idx).to(device);
+      const Batch batch = assemble_batch(train_set, order.slice(0, i0, i1), info, device, cfg.channels_last);
       lr = scheduled_lr(cfg, step, steps_per_epoch, total_steps);
       for (auto& g : optimizer->param_groups()) g.options().set_lr(lr);
       optimizer->zero_grad();
-      auto logits = model->forward(x);
-      auto loss = torch::nn::functional::cross_entropy(logits, y, label_opts);
+      auto logits = model->forward(batch.x);
+      auto loss = torch::nn::functional::cross_entropy(logits, batch.y, label_opts);
       loss.backward();
       optimizer->step();
+      ++step;
+      watch.record(loss, step);
       loss_sum += loss.detach().to(torch::kDouble) * (i1 - i0);
-      correct += logits.detach().argmax(1).eq(y).sum();
+      correct += logits.detach().argmax(1).eq(batch.y).sum();
       seen += i1 - i0;
-      // Reading the loss synchronises with the device, so progress is drawn at most twice a second.
+      if (device.is_cpu()) {
+        const int64_t bad = watch.first();
+        if (bad >= 0) fail_nonfinite(bad, epoch);
+      }
+      // Reading the loss synchronises with the device, so a live line is redrawn at most twice a second.
       const bool log_now = cfg.live ? seconds_since(last_draw) > 0.5
                                     : (cfg.log_interval > 0 && (b + 1) % cfg.log_interval == 0);
       if (!cfg.quiet && log_now && b + 1 < steps_per_epoch) {
         last_draw = Clock::now();
+        const int64_t bad = watch.first();
+        if (bad >= 0) fail_nonfinite(bad, epoch);
         const double el = seconds_since(t_epoch);
         const double l = loss_sum.item<double>() / seen;
-        if (!std::isfinite(l))
-          runtime_error("non-finite training loss at step " + std::to_string(step + 1) + "; the last good checkpoint " +
-                        (exists(result.last_weights) ? result.last_weights : std::string("(none yet)")) + " is intact");
+        const double rate = (seen - seen_before) / std::max(1e-9, el);
+        const double eta = el / (b + 1 - first_batch) * (steps_per_epoch - b - 1);
         std::ostringstream line;
         line << "epoch " << epoch << "/" << cfg.epochs << " " << (b + 1) << "/" << steps_per_epoch << " loss "
-             << fmt(l, 4) << " acc " << fmt(100.0 * correct.item<int64_t>() / seen, 2) << "% "
-             << fmt(seen / el, 0) << " img/s ETA " << duration_text(el / (b + 1) * (steps_per_epoch - b - 1));
+             << fmt(l, 4) << " acc " << fmt(100.0 * correct.item<int64_t>() / seen, 2) << "% " << fmt(rate, 0)
+             << " img/s lr " << num(lr) << " ETA " << duration_text(eta);
         if (cfg.live) log << "\r" << line.str() << "\x1b[K" << std::flush;
         else log << line.str() << "\n" << std::flush;
       }
     }
+    const int64_t bad = watch.first();
+    if (bad >= 0) fail_nonfinite(bad, epoch);
     const double train_loss = loss_sum.item<double>() / std::max<int64_t>(1, seen);
-    if (!std::isfinite(train_loss))
-      runtime_error("non-finite training loss in epoch " + std::to_string(epoch) + " (step " + std::to_string(step) +
-                    "); the last good checkpoint " +
-                    (exists(result.last_weights) ? result.last_weights : std::string("(none yet)")) + " is intact");
     const double train_acc = 100.0 * correct.item<int64_t>() / std::max<int64_t>(1, seen);
-    const double epoch_s = seconds_since(t_epoch);
+    const double epoch_s = prior_seconds + seconds_since(t_epoch);
     auto ev = evaluate(*model, ds.test, info.mean, info.std, cfg.batch_eval, device);
+
+    EpochMetrics m;
+    m.epoch = epoch;
+    m.train_loss = train_loss;
+    m.train_acc = train_acc;
+    m.val_loss = ev.loss;
+    m.val_top1 = ev.top1;
+    m.val_top5 = ev.top5;
+    m.lr = lr;
+    m.epoch_seconds = epoch_s;
+    m.images_per_second = seen / std::max(1e-9, epoch_s);
+    st.history.push_back(m);
+    const bool best = st.best_epoch == 0 || ev.top1 >= st.best_top1;
+    if (best) st.best_top1 = ev.top1, st.best_epoch = epoch;
+
     info.epoch = epoch;
     info.metrics = {{"train_loss", train_loss}, {"train_acc", train_acc}, {"val_loss", ev.loss},
                     {"val_top1", ev.top1},      {"val_top5", ev.top5}};
-    save_checkpoint(result.last_weights, *model, info);
-    if (ev.top1 >= result.best_top1 || epoch == 1) {
-      result.best_top1 = ev.top1;
-      save_checkpoint(result.best_weights, *model, info);
-    }
-    csv += std::to_string(epoch) + "," + fmt(train_loss, 6) + "," + fmt(train_acc, 4) + "," + fmt(ev.loss, 6) + "," +
-           fmt(ev.top1, 4) + "," + fmt(ev.top5, 4) + "," + fmt(lr, 8) + "," + fmt(epoch_s, 3) + "," +
-           fmt(seen / epoch_s, 1) + "\n";
-    atomic_write(cfg.out + "/results.csv", csv);
+    snapshot(epoch, 0, step, 0.0, 0, 0, 0.0);
+    if (best) save_checkpoint(result.best_weights, *model, info);
+    write_metrics_files(cfg.out, st.history, title);
     if (!cfg.quiet) {
       if (cfg.live) log << "\r\x1b[K";
       log << "epoch " << epoch << "/" << cfg.epochs << "  train loss " << fmt(train_loss, 4) << " acc "
           << fmt(train_acc, 2) << "%  test loss " << fmt(ev.loss, 4) << " top1 " << fmt(ev.top1, 2) << "% top5 "
-          << fmt(ev.top5, 2) << "%  " << fmt(epoch_s, 1) << " s, " << fmt(seen / epoch_s, 0) << " img/s\n"
+          << fmt(ev.top5, 2) << "%  " << fmt(epoch_s, 1) << " s, " << fmt(m.images_per_second, 0) << " img/s"
+          << (best ? "  (best)" : "") << "\n"
           << std::flush;
     }
     result.final_eval = ev;
     result.epochs_run = epoch;
+    result.best_top1 = st.best_top1;
+    result.steps = step;
+    if (stop_requested() && epoch < cfg.epochs) {
+      if (!cfg.quiet)
+        log << "stopped after epoch " << epoch << "/" << cfg.epochs << " (step " << step << "): " << result.last_weights
+            << " resumes at epoch " << epoch + 1 << "\n"
+            << std::flush;
+      result.interrupted = true;
+      break;
+    }
   }
+  result.steps = step;
   result.train_seconds = seconds_since(t_start);
   return result;
 }

@@ -3,11 +3,16 @@
 ///
 ///   attncnn::TrainConfig cfg;            // defaults train seed_net + sgate on Fashion-MNIST
 ///   cfg.epochs = 2;
+///   cfg.out = "runs/train/exp";
 ///   auto result = attncnn::train(cfg, std::cout);
 ///
-/// train() writes into cfg.out: args.json, results.csv, weights/last.safetensors and weights/best.safetensors.
-/// Errors in the configuration or data throw attncnn::Error (input); a non-finite loss throws (runtime) and leaves
-/// the last good checkpoint in place.
+/// train() writes into cfg.out: args.json (the settings, see train/config.h), results.csv and metrics.jsonl (one
+/// row per epoch), curves.svg, weights/last.safetensors + weights/last.state.safetensors (resumable) and
+/// weights/best.safetensors (highest validation top-1). docs/training.md describes every file.
+///
+/// Errors in the configuration or data throw attncnn::Error (input); a non-finite loss throws (runtime) naming the
+/// step and leaves the last good checkpoint in place. A stop request (stop_requested(), e.g. from Ctrl-C) ends the
+/// run after the current step with a resumable checkpoint and TrainResult::interrupted set.
 #include <attncnn/data/dataset.h>
 #include <attncnn/models/model.h>
 
@@ -25,18 +30,25 @@ struct TrainConfig {
   int64_t batch_size = 64;
   double lr = 3e-3;
   std::string optimizer = "adamw";  ///< adamw | sgd
-  double momentum = 0.9;
-  bool nesterov = true;
+  double momentum = 0.9;            ///< sgd only
+  bool nesterov = true;             ///< sgd only
   double weight_decay = 5e-4;       ///< not applied to norm weights and biases
-  std::string schedule = "cosine";  ///< cosine | step | constant
-  double warmup_epochs = 0.0;
+  std::string schedule = "cosine";  ///< cosine | step | onecycle | constant
+  double warmup_epochs = 0.0;       ///< linear warmup from 0 (onecycle: length of the rising phase, 0 = 30%)
   double step_gamma = 0.1;          ///< step schedule: factor every step_epochs
   int64_t step_epochs = 30;
   double label_smoothing = 0.0;
   uint64_t seed = 0;
-  std::string device = "auto";      ///< auto | cpu | cuda
+  bool deterministic = false;       ///< deterministic algorithms where libtorch has them, cuDNN autotuning off
+  std::string device = "auto";      ///< auto | cpu | cuda[:N]
+  int64_t threads = 0;              ///< CPU threads as given (0: all cores); applied by the caller, recorded here
   int64_t batch_eval = 512;
+  std::string project = "runs/train";  ///< parent of numbered run folders (used when out is empty)
+  std::string name = "exp";
+  bool exist_ok = false;
   std::string out;                  ///< run folder; created
+  std::string resume;               ///< a run's weights/last.safetensors to continue from; out must be that run
+  int64_t max_steps = 0;            ///< stop as if interrupted after this many optimizer steps in all (0: none)
   int64_t log_interval = 50;        ///< batches between progress lines when not on a terminal
   bool quiet = false;
   bool channels_last = false;
@@ -51,10 +63,13 @@ struct EvalResult {
 };
 
 struct TrainResult {
-  EvalResult final_eval;
+  EvalResult final_eval;      ///< of the last completed epoch (empty when none completed in this call)
   double best_top1 = 0;
-  int64_t epochs_run = 0;
+  int64_t epochs_run = 0;     ///< epochs completed in all, counting those before a resume
+  int64_t steps = 0;          ///< optimizer steps taken in all
   double train_seconds = 0;
+  bool interrupted = false;   ///< stopped by a stop request or max_steps; last checkpoint resumes it
+  bool resumed = false;       ///< continued from cfg.resume
   std::string last_weights, best_weights;
 };
 
@@ -73,7 +88,15 @@ TrainResult train(const TrainConfig& cfg, std::ostream& log);
 /// The first free run folder `<base>/<name>`, `<base>/<name>2`, … ; with exist_ok, `<base>/<name>` itself.
 std::string next_run_dir(const std::string& base, const std::string& name, bool exist_ok);
 
-/// The learning rate at `step` of `total_steps` (warmup then the schedule), for base rate cfg.lr.
+/// The learning rate at `step` (0-based) of `total_steps` for base rate cfg.lr; a pure function.
+/// cosine: linear warmup over warmup_epochs from lr/warmup_steps to lr, then half a cosine down to 0 at total_steps.
+/// step: warmup, then lr·step_gamma^⌊epoch/step_epochs⌋. constant: warmup, then lr.
+/// onecycle: half a cosine from lr/25 up to lr over the rising phase (warmup_epochs, or 30% of the run when 0),
+/// then half a cosine down to lr/2.5e5 at total_steps (PyTorch's OneCycleLR defaults).
 double scheduled_lr(const TrainConfig& cfg, int64_t step, int64_t steps_per_epoch, int64_t total_steps);
+
+/// Applies cfg.deterministic to libtorch's global state: deterministic algorithms (warning where an op has
+/// none), cuDNN deterministic without autotuning, and CUBLAS_WORKSPACE_CONFIG when unset. Off restores defaults.
+void set_deterministic(bool on);
 
 }  // namespace attncnn
