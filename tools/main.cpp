@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   add(attncnn::cli::add_train);
   add(attncnn::cli::add_eval);
   add(attncnn::cli::add_list);
+  add(attncnn::cli::add_data);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
