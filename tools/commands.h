@@ -14,6 +14,7 @@ Runner add_train(CLI::App& app);
 Runner add_eval(CLI::App& app);
 Runner add_list(CLI::App& app);
 Runner add_info(CLI::App& app);
+Runner add_data(CLI::App& app);
 
 /// Applies --threads (0: all cores) to libtorch's intra-op pool.
 void set_threads(int threads);

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   add(attncnn::cli::add_eval);
   add(attncnn::cli::add_list);
   add(attncnn::cli::add_info);
+  add(attncnn::cli::add_data);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include "readers.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <random>
@@ -11,8 +13,7 @@
 
 namespace attncnn {
 
-namespace {
-
+namespace detail {
 bool is_dir(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -21,6 +22,11 @@ bool is_file(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
+}  // namespace detail
+
+namespace {
+using detail::is_dir;
+using detail::is_file;
 
 const std::vector<std::string> kFashionNames = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                                 "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
@@ -82,10 +88,15 @@ std::string resolve_dir(const std::string& name, const std::string& path, const 
 std::vector<std::pair<std::string, std::string>> dataset_kinds() {
   return {{"fashion-mnist", "fashion-mnist[:DIR]  Fashion-MNIST idx files (default /usr/share/datasets/fashion-mnist)"},
           {"mnist", "mnist:DIR            MNIST idx files"},
-          {"idx", "idx:DIR              any folder with the four idx files (raw or .gz)"}};
+          {"idx", "idx:DIR              any folder with the four idx files (raw or .gz)"},
+          {"cifar10", "cifar10:DIR          CIFAR-10 binary version (data_batch_1..5.bin, test_batch.bin)"},
+          {"cifar100", "cifar100:DIR         CIFAR-100 binary version (train.bin, test.bin), 100 fine labels"},
+          {"cifar100-coarse", "cifar100-coarse:DIR  CIFAR-100 binary version with its 20 coarse labels"},
+          {"folder", "folder:DIR           one subfolder per class of PNG/JPEG images (DIR/train + DIR/val, or "
+                     "--val-split)"}};
 }
 
-Dataset load_dataset(const std::string& spec) {
+Dataset load_dataset(const std::string& spec, const DatasetOptions& options) {
   const auto colon = spec.find(':');
   const std::string name = spec.substr(0, colon);
   const std::string path = colon == std::string::npos ? "" : spec.substr(colon + 1);
@@ -101,6 +112,18 @@ Dataset load_dataset(const std::string& spec) {
     ds.root = resolve_dir(name, path, "", ". Give the folder holding the idx files as " + name + ":DIR");
     if (name == "mnist")
       for (int i = 0; i < 10; ++i) ds.class_names.push_back(std::to_string(i));
+  } else if (name == "cifar10" || name == "cifar100" || name == "cifar100-coarse") {
+    const std::string env_name = name == "cifar10" ? "cifar10" : "cifar100";
+    ds.root = resolve_dir(env_name, path, "",
+                          ". Give the folder of the CIFAR binary version (" +
+                              std::string(name == "cifar10" ? "cifar-10-batches-bin" : "cifar-100-binary") +
+                              ") as " + name + ":DIR");
+    detail::read_cifar(ds, name != "cifar10", name == "cifar100-coarse");
+    return ds;
+  } else if (name == "folder") {
+    ds.root = resolve_dir(name, path, "", ". Give a folder with one subfolder of images per class as folder:DIR");
+    detail::read_folder(ds, options);
+    return ds;
   } else {
     std::string valid;
     for (const auto& k : dataset_kinds()) valid += (valid.empty() ? "" : ", ") + k.first;
@@ -122,16 +145,25 @@ Dataset load_dataset(const std::string& spec) {
 
 std::pair<std::vector<double>, std::vector<double>> channel_stats(const torch::Tensor& images_u8) {
   TORCH_CHECK(images_u8.dim() == 4, "channel_stats: expected N×C×H×W images");
+  const auto x = images_u8.to(torch::kCPU, torch::kUInt8).contiguous();
+  const int64_t n = x.size(0), c = x.size(1), hw = x.size(2) * x.size(3);
   std::vector<double> mean, std;
-  for (int64_t c = 0; c < images_u8.size(1); ++c) {
-    // Exact integer sums (double would also do; int64 keeps the result independent of summation order).
-    auto plane = images_u8.select(1, c).to(torch::kLong);
-    const double n = static_cast<double>(plane.numel());
-    const double s1 = static_cast<double>(plane.sum().item<int64_t>());
-    const double s2 = static_cast<double>((plane * plane).sum().item<int64_t>());
-    const double m = s1 / n;
+  if (n * hw == 0) return {std::vector<double>(c, 0.0), std::vector<double>(c, 0.0)};
+  const uint8_t* p = x.data_ptr<uint8_t>();
+  for (int64_t ch = 0; ch < c; ++ch) {
+    // Exact integer sums: the result does not depend on summation order. A histogram keeps the inner loop to
+    // one increment per pixel.
+    std::vector<uint64_t> hist(256, 0);
+    for (int64_t i = 0; i < n; ++i) {
+      const uint8_t* q = p + (i * c + ch) * hw;
+      for (int64_t k = 0; k < hw; ++k) ++hist[q[k]];
+    }
+    uint64_t s1 = 0, s2 = 0;
+    for (uint64_t v = 0; v < 256; ++v) s1 += hist[v] * v, s2 += hist[v] * v * v;
+    const double cnt = static_cast<double>(n * hw);
+    const double m = static_cast<double>(s1) / cnt;
     mean.push_back(m / 255.0);
-    std.push_back(std::sqrt(std::max(0.0, s2 / n - m * m)) / 255.0);
+    std.push_back(std::sqrt(std::max(0.0, static_cast<double>(s2) / cnt - m * m)) / 255.0);
   }
   return {mean, std};
 }

@@ -6,9 +6,17 @@
 ///   ds.train.images;   // uint8, N×C×H×W
 ///   ds.train.labels;   // int64, N
 ///
-/// Spec forms: `fashion-mnist[:DIR]`, `mnist:DIR`, `idx:DIR` (any folder holding the four idx files, raw or .gz).
-/// A dataset without a path is looked for in its default folder, then in $ATTNCNN_DATA/<name>.
-/// Errors (missing folder, truncated or malformed file) throw attncnn::Error (input) naming the file.
+/// Spec forms:
+///   fashion-mnist[:DIR]     Fashion-MNIST idx files (default folder /usr/share/datasets/fashion-mnist)
+///   mnist[:DIR], idx[:DIR]  any folder holding the four idx files, raw or .gz
+///   cifar10[:DIR]           CIFAR-10 binary version: data_batch_1..5.bin, test_batch.bin (+ batches.meta.txt)
+///   cifar100[:DIR]          CIFAR-100 binary version: train.bin, test.bin, fine labels (+ fine_label_names.txt)
+///   cifar100-coarse[:DIR]   the same files with the 20 coarse labels (+ coarse_label_names.txt)
+///   folder[:DIR]            one subfolder per class of PNG/JPEG files; DIR/train + DIR/val when present,
+///                           otherwise a seeded, per-class val_split share of each class becomes the test split
+/// A dataset without a path is looked for in its default folder, then in $ATTNCNN_DATA/<name>; the error says
+/// where it looked. Errors (missing folder, truncated or malformed file, wrong record size, labels out of range,
+/// empty class folder, corrupt image) throw attncnn::Error (input) naming the file and what was wrong.
 #include <torch/types.h>
 
 #include <string>
@@ -22,12 +30,25 @@ struct ImageSet {
   int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
 };
 
+/// How datasets are read; only folder datasets use most of these.
+struct DatasetOptions {
+  double val_split = 0.2;   ///< folder without train/val subfolders: share of each class held out (0 to < 1)
+  uint64_t seed = 0;        ///< folder: which files are held out
+  int64_t image_size = 64;  ///< folder: shorter side resized to this, then centre-cropped to a square
+  int64_t channels = 0;     ///< folder: 1 or 3; 0: 3 when any image has colour, else 1
+  bool skip_bad = false;    ///< folder: skip (and count) corrupt images instead of failing on the first
+  int threads = 0;          ///< folder: decoding threads (0: all cores)
+};
+
 struct Dataset {
-  std::string name;                       ///< "fashion-mnist", "mnist", "idx"
+  std::string name;                       ///< "fashion-mnist", "mnist", "idx", "cifar10", "cifar100", "folder"
   std::string spec;                       ///< the spec it was loaded from
   std::string root;                       ///< folder the files came from
   ImageSet train, test;
   std::vector<std::string> class_names;
+  std::string test_split = "test";        ///< what `test` holds: "test", or "val" for folder datasets
+  int64_t skipped = 0;                    ///< images skipped as unreadable (skip_bad)
+  std::vector<std::string> skipped_files; ///< their paths and reasons
   int64_t channels() const { return train.images.size(1); }
   int64_t height() const { return train.images.size(2); }
   int64_t width() const { return train.images.size(3); }
@@ -35,7 +56,7 @@ struct Dataset {
 };
 
 /// Loads a dataset from a spec (see above).
-Dataset load_dataset(const std::string& spec);
+Dataset load_dataset(const std::string& spec, const DatasetOptions& options = {});
 
 /// The known dataset names and their spec forms, for `attncnn list` and error messages.
 std::vector<std::pair<std::string, std::string>> dataset_kinds();
