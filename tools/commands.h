@@ -13,6 +13,8 @@ using Runner = std::function<int()>;
 Runner add_train(CLI::App& app);
 Runner add_eval(CLI::App& app);
 Runner add_list(CLI::App& app);
+Runner add_predict(CLI::App& app);
+Runner add_explain(CLI::App& app);
 
 /// Applies --threads (0: all cores) to libtorch's intra-op pool.
 void set_threads(int threads);

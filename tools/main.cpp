@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   add(attncnn::cli::add_train);
   add(attncnn::cli::add_eval);
   add(attncnn::cli::add_list);
+  add(attncnn::cli::add_predict);
+  add(attncnn::cli::add_explain);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
