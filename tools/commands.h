@@ -15,6 +15,8 @@ Runner add_eval(CLI::App& app);
 Runner add_list(CLI::App& app);
 Runner add_info(CLI::App& app);
 Runner add_data(CLI::App& app);
+Runner add_predict(CLI::App& app);
+Runner add_explain(CLI::App& app);
 
 /// Applies --threads (0: all cores) to libtorch's intra-op pool.
 void set_threads(int threads);

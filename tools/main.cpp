@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
   add(attncnn::cli::add_list);
   add(attncnn::cli::add_info);
   add(attncnn::cli::add_data);
+  add(attncnn::cli::add_predict);
+  add(attncnn::cli::add_explain);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

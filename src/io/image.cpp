@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
@@ -23,12 +24,6 @@ namespace {
 
 constexpr int64_t kMaxSide = 1 << 15;        // 32768: larger sides are rejected before allocating
 constexpr int64_t kMaxPixels = int64_t(1) << 28;
-
-void check_size(int64_t w, int64_t h, const std::string& name) {
-  if (w <= 0 || h <= 0 || w > kMaxSide || h > kMaxSide || w * h > kMaxPixels)
-    input_error(name + ": image size " + std::to_string(w) + "x" + std::to_string(h) +
-                " is out of range (expected 1 to 32768 per side and at most 2^28 pixels)");
-}
 
 // ---- PNG ----
 struct PngReadState {
@@ -50,22 +45,41 @@ void png_on_error(png_structp png, png_const_charp msg) {
 }
 void png_on_warning(png_structp, png_const_charp) {}
 
-Image decode_png(const std::string& bytes, const std::string& name) {
-  PngReadState st{&bytes, 0, ""};
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &st, png_on_error, png_on_warning);
-  if (!png) runtime_error(name + ": cannot initialise libpng");
+bool size_ok(int64_t w, int64_t h) {
+  return w > 0 && h > 0 && w <= kMaxSide && h <= kMaxSide && w * h <= kMaxPixels;
+}
+
+// The setjmp frames below hold only C objects: a longjmp leaves C++ objects modified after setjmp (such as a
+// vector that was resized) indeterminate, so the Image being filled lives in the caller's frame.
+enum class Decoded { Ok, Corrupt, BadSize };
+
+Decoded decode_png_into(const std::string& bytes, Image* img, std::vector<png_bytep>* rows, PngReadState* st,
+                        int64_t* bad_w, int64_t* bad_h) {
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, st, png_on_error, png_on_warning);
+  if (!png) {
+    st->error = "cannot initialise libpng";
+    return Decoded::Corrupt;
+  }
   png_infop info = png_create_info_struct(png);
-  Image img;
-  std::vector<png_bytep> rows;
+  if (!info) {
+    png_destroy_read_struct(&png, nullptr, nullptr);
+    st->error = "cannot initialise libpng";
+    return Decoded::Corrupt;
+  }
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_read_struct(&png, &info, nullptr);
-    input_error(name + ": corrupt PNG: " + (st.error.empty() ? "decoding failed" : st.error));
+    return Decoded::Corrupt;
   }
-  png_set_read_fn(png, &st, png_read_mem);
+  png_set_read_fn(png, st, png_read_mem);
   png_read_info(png, info);
   const auto w = static_cast<int64_t>(png_get_image_width(png, info));
   const auto h = static_cast<int64_t>(png_get_image_height(png, info));
-  check_size(w, h, name);
+  if (!size_ok(w, h)) {
+    *bad_w = w;
+    *bad_h = h;
+    png_destroy_read_struct(&png, &info, nullptr);
+    return Decoded::BadSize;
+  }
   const int color = png_get_color_type(png, info);
   const int depth = png_get_bit_depth(png, info);
   if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
@@ -74,18 +88,36 @@ Image decode_png(const std::string& bytes, const std::string& name) {
   if (depth == 16) png_set_scale_16(png);
   png_set_interlace_handling(png);
   png_read_update_info(png, info);
-  img.width = w;
-  img.height = h;
-  img.channels = png_get_channels(png, info);
+  img->width = w;
+  img->height = h;
+  img->channels = png_get_channels(png, info);
   const size_t rowbytes = png_get_rowbytes(png, info);
-  if (rowbytes != static_cast<size_t>(w * img.channels)) png_error(png, "unexpected row layout");
-  img.pixels.resize(static_cast<size_t>(h) * rowbytes);
-  rows.resize(h);
-  for (int64_t y = 0; y < h; ++y) rows[y] = img.pixels.data() + y * rowbytes;
-  png_read_image(png, rows.data());
+  if (rowbytes != static_cast<size_t>(w * img->channels)) png_error(png, "unexpected row layout");
+  img->pixels.resize(static_cast<size_t>(h) * rowbytes);
+  rows->resize(h);
+  for (int64_t y = 0; y < h; ++y) (*rows)[y] = img->pixels.data() + y * rowbytes;
+  png_read_image(png, rows->data());
   png_read_end(png, nullptr);
   png_destroy_read_struct(&png, &info, nullptr);
-  return img;
+  return Decoded::Ok;
+}
+
+std::string size_message(const std::string& name, int64_t w, int64_t h) {
+  return name + ": image size " + std::to_string(w) + "x" + std::to_string(h) +
+         " is out of range (expected 1 to 32768 per side and at most 2^28 pixels)";
+}
+
+Image decode_png(const std::string& bytes, const std::string& name) {
+  PngReadState st{&bytes, 0, ""};
+  Image img;
+  std::vector<png_bytep> rows;
+  int64_t w = 0, h = 0;
+  switch (decode_png_into(bytes, &img, &rows, &st, &w, &h)) {
+    case Decoded::Ok: return img;
+    case Decoded::BadSize: input_error(size_message(name, w, h));
+    case Decoded::Corrupt: break;
+  }
+  input_error(name + ": corrupt PNG: " + (st.error.empty() ? "decoding failed" : st.error));
 }
 
 struct PngWriteState {
@@ -120,47 +152,64 @@ void jpeg_on_emit(j_common_ptr cinfo, int level) {
   if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) err->truncated = true;
 }
 
-Image decode_jpeg(const std::string& bytes, const std::string& name) {
+Decoded decode_jpeg_into(const std::string& bytes, Image* img, JpegError* err, int64_t* bad_w, int64_t* bad_h) {
   jpeg_decompress_struct cinfo;
-  JpegError err;
-  err.message[0] = '\0';
-  err.truncated = false;
-  cinfo.err = jpeg_std_error(&err.mgr);
-  err.mgr.emit_message = jpeg_on_emit;
-  err.mgr.error_exit = jpeg_on_error;
-  err.mgr.output_message = jpeg_on_message;
-  Image img;
-  if (setjmp(err.jump)) {
+  err->message[0] = '\0';
+  err->truncated = false;
+  cinfo.err = jpeg_std_error(&err->mgr);
+  err->mgr.emit_message = jpeg_on_emit;
+  err->mgr.error_exit = jpeg_on_error;
+  err->mgr.output_message = jpeg_on_message;
+  if (setjmp(err->jump)) {
     jpeg_destroy_decompress(&cinfo);
-    input_error(name + ": corrupt JPEG: " + std::string(err.message));
+    return Decoded::Corrupt;
   }
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&cinfo, TRUE);
   if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
     jpeg_destroy_decompress(&cinfo);
-    input_error(name + ": CMYK JPEG is not supported (expected grayscale or RGB)");
+    std::snprintf(err->message, sizeof(err->message), "CMYK JPEG is not supported (expected grayscale or RGB)");
+    return Decoded::Corrupt;
+  }
+  if (!size_ok(cinfo.image_width, cinfo.image_height)) {
+    *bad_w = cinfo.image_width;
+    *bad_h = cinfo.image_height;
+    jpeg_destroy_decompress(&cinfo);
+    return Decoded::BadSize;
   }
   cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
-  check_size(cinfo.image_width, cinfo.image_height, name);
   jpeg_start_decompress(&cinfo);
-  img.width = cinfo.output_width;
-  img.height = cinfo.output_height;
-  img.channels = cinfo.output_components;
-  const size_t stride = static_cast<size_t>(img.width * img.channels);
-  img.pixels.resize(stride * img.height);
+  img->width = cinfo.output_width;
+  img->height = cinfo.output_height;
+  img->channels = cinfo.output_components;
+  const size_t stride = static_cast<size_t>(img->width * img->channels);
+  img->pixels.resize(stride * img->height);
   while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = img.pixels.data() + stride * cinfo.output_scanline;
+    JSAMPROW row = img->pixels.data() + stride * cinfo.output_scanline;
     jpeg_read_scanlines(&cinfo, &row, 1);
   }
   // A truncated JPEG decodes with a warning and gray fill in libjpeg; treat a premature end as corrupt.
-  if (err.truncated) {
+  if (err->truncated) {
     jpeg_destroy_decompress(&cinfo);
-    input_error(name + ": corrupt JPEG: premature end of data (truncated file)");
+    std::snprintf(err->message, sizeof(err->message), "premature end of data (truncated file)");
+    return Decoded::Corrupt;
   }
   jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
-  return img;
+  return Decoded::Ok;
+}
+
+Image decode_jpeg(const std::string& bytes, const std::string& name) {
+  JpegError err;
+  Image img;
+  int64_t w = 0, h = 0;
+  switch (decode_jpeg_into(bytes, &img, &err, &w, &h)) {
+    case Decoded::Ok: return img;
+    case Decoded::BadSize: input_error(size_message(name, w, h));
+    case Decoded::Corrupt: break;
+  }
+  input_error(name + ": corrupt JPEG: " + std::string(err.message));
 }
 
 }  // namespace

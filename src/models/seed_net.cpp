@@ -1,5 +1,6 @@
 #include <attncnn/attention/registry.h>
 #include <attncnn/error.h>
+#include <attncnn/explain/capture.h>
 #include <attncnn/models/seed_net.h>
 
 #include <torch/torch.h>
@@ -43,10 +44,10 @@ SeedNetImpl::SeedNetImpl(const ModelConfig& cfg) : cfg_(cfg) {
 torch::Tensor SeedNetImpl::forward_features(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == cfg_.in_channels, "seed_net: expected input N×", cfg_.in_channels,
               "×H×W, got ", x.sizes());
-  auto y = torch::relu(bn1->forward(conv1->forward(x)));
-  y = torch::relu(bn2->forward(conv2->forward(y)));
-  if (attn) y = attn->forward(y);
-  return torch::relu(bn3->forward(conv3->forward(y)));
+  auto y = capture_point("conv1", torch::relu(bn1->forward(conv1->forward(x))));
+  y = capture_point("conv2", torch::relu(bn2->forward(conv2->forward(y))));
+  if (attn) y = capture_point("attn", attn->forward(y));
+  return capture_point("conv3", torch::relu(bn3->forward(conv3->forward(y))));
 }
 
 torch::Tensor SeedNetImpl::forward(const torch::Tensor& x) {
