@@ -13,6 +13,8 @@
 /// state_dict: `channel.fc1.*`, `channel.bn.*`, `channel.fc2.*`, `spatial.reduce.{conv,bn}.*`,
 /// `spatial.conv1.{conv,bn}.*`, `spatial.conv2.{conv,bn}.*`, `spatial.proj.*`, `spatial.bn.*`.
 /// Recorded maps: "spatial", N×1×H×W, a averaged over channels; "channel", N×C, a averaged over positions.
+/// Throws c10::Error (TORCH_CHECK) on an input of the wrong rank or channel count and on invalid options;
+/// create_attention() reports bad options as attncnn::Error (input) before building.
 #include <attncnn/attention/base.h>
 #include <attncnn/attention/layers.h>
 #include <torch/arg.h>

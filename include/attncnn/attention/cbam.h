@@ -11,6 +11,8 @@
 /// Input N×C×H×W, output N×C×H×W. state_dict keys as timm: `channel.fc1.weight`, `channel.fc2.weight`,
 /// `spatial.conv.conv.weight`, `spatial.conv.bn.{weight,bias,running_mean,running_var,num_batches_tracked}`.
 /// Recorded maps: "channel", N×C, a_c; "spatial", N×1×H×W, a_s.
+/// Throws c10::Error (TORCH_CHECK) on an input of the wrong rank or channel count and on invalid options;
+/// create_attention() reports bad options as attncnn::Error (input) before building.
 #include <attncnn/attention/base.h>
 #include <attncnn/attention/layers.h>
 #include <torch/arg.h>

@@ -10,6 +10,8 @@
 /// se_factor 2/3, divisor 8 (the paper: C/32, at least 8; see docs/attention.md).
 /// Input N×C×H×W, output N×C×H×W. state_dict: `conv1.weight`, `bn1.*`, `conv_h.weight`, `conv_w.weight`.
 /// Recorded map: "spatial", N×1×H×W, the product a_h ⊗ a_w averaged over channels.
+/// Throws c10::Error (TORCH_CHECK) on an input of the wrong rank or channel count and on invalid options;
+/// create_attention() reports bad options as attncnn::Error (input) before building.
 #include <attncnn/attention/base.h>
 #include <torch/arg.h>
 #include <torch/nn/modules/batchnorm.h>

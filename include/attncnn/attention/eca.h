@@ -11,6 +11,8 @@
 /// Input N×C×H×W, output N×C×H×W. Recorded map: "channel", N×C, the gate values a.
 ///
 ///   attncnn::Eca eca(attncnn::EcaOptions(256));   // k = 5
+/// Throws c10::Error (TORCH_CHECK) on an input of the wrong rank or channel count and on invalid options;
+/// create_attention() reports bad options as attncnn::Error (input) before building.
 #include <attncnn/attention/base.h>
 #include <torch/arg.h>
 #include <torch/nn/modules/conv.h>

@@ -13,6 +13,8 @@
 /// Input N×C×H×W, output N×C×H×W. rd = make_divisible(C·rd_ratio, rd_divisor) (timm: rd_ratio 1/16, divisor 1).
 /// Recorded map: "channel", N×C, when the gate is one value per channel (global extent); otherwise "spatial",
 /// N×1×H×W, the gate averaged over channels.
+/// Throws c10::Error (TORCH_CHECK) on an input of the wrong rank or channel count and on invalid options;
+/// create_attention() reports bad options as attncnn::Error (input) before building.
 #include <attncnn/attention/base.h>
 #include <attncnn/attention/layers.h>
 #include <torch/arg.h>

@@ -11,6 +11,8 @@
 /// weight with zeros (so gca starts as the identity); so do we.
 /// Recorded maps: "spatial", N×1×H×W, the softmax weights α (sum to 1 per image; with use_attn); with fuse_scale
 /// also "channel", N×C, the sigmoid gate.
+/// Throws c10::Error (TORCH_CHECK) on an input of the wrong rank or channel count and on invalid options;
+/// create_attention() reports bad options as attncnn::Error (input) before building.
 #include <attncnn/attention/base.h>
 #include <attncnn/attention/layers.h>
 #include <torch/arg.h>

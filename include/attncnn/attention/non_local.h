@@ -10,6 +10,8 @@
 /// fresh module is the identity. Input N×C×H×W, output N×C×H×W; memory grows as (H·W)².
 /// Recorded maps: "spatial", N×1×H×W, the attention row of the centre query (row H/2, column W/2): where the centre
 /// looks; "queries", N×5×H×W, the rows of the centre and of the four quadrant centres (H/4 or 3H/4, W/4 or 3W/4).
+/// Throws c10::Error (TORCH_CHECK) on an input of the wrong rank or channel count and on invalid options;
+/// create_attention() reports bad options as attncnn::Error (input) before building.
 #include <attncnn/attention/base.h>
 #include <torch/arg.h>
 #include <torch/nn/modules/batchnorm.h>

@@ -11,6 +11,8 @@
 /// Input N×C×H×W, output N×out_channels×H'×W' (H' = ceil(H / stride)): unlike the other modules it may change the
 /// channel count and the resolution. rd = make_divisible(out·rd_ratio, rd_divisor) (1/16, 8; timm's round_limit 0.9).
 /// Recorded maps: "path0" … "path{P-1}", N×out each (kind Channel), the selection weights (they sum to 1 per channel).
+/// Throws c10::Error (TORCH_CHECK) on an input of the wrong rank or channel count and on invalid options;
+/// create_attention() reports bad options as attncnn::Error (input) before building.
 #include <attncnn/attention/base.h>
 #include <attncnn/attention/layers.h>
 #include <torch/arg.h>

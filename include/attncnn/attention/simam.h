@@ -7,6 +7,8 @@
 /// λ = 1e-4 (option `lambda`). Input N×C×H×W, output N×C×H×W; no parameters. With H·W = 1 the variance uses n = 1
 /// instead of dividing by zero.
 /// Recorded map: "spatial", N×1×H×W, σ(e) averaged over channels.
+/// Throws c10::Error (TORCH_CHECK) on an input of the wrong rank or channel count and on invalid options;
+/// create_attention() reports bad options as attncnn::Error (input) before building.
 #include <attncnn/attention/base.h>
 #include <torch/arg.h>
 #include <torch/nn/pimpl.h>

@@ -14,6 +14,8 @@
 /// it may change the channel count and the resolution.
 /// Recorded maps: radix > 1: "radix0" … "radix{R-1}", N×out each (kind Channel), the softmax weights of each split;
 /// radix 1: "channel", N×out, the sigmoid gate.
+/// Throws c10::Error (TORCH_CHECK) on an input of the wrong rank or channel count and on invalid options;
+/// create_attention() reports bad options as attncnn::Error (input) before building.
 #include <attncnn/attention/base.h>
 #include <torch/arg.h>
 #include <torch/nn/modules/batchnorm.h>

@@ -10,6 +10,8 @@
 ///
 ///   attncnn::SqueezeExcite se(attncnn::SqueezeExciteOptions(64).rd_ratio(0.25));
 ///   auto y = se->forward(x);
+/// Throws c10::Error (TORCH_CHECK) on an input of the wrong rank or channel count and on invalid options;
+/// create_attention() reports bad options as attncnn::Error (input) before building.
 #include <attncnn/attention/base.h>
 #include <torch/arg.h>
 #include <torch/nn/modules/conv.h>

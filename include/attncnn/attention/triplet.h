@@ -11,6 +11,8 @@
 /// Input N×C×H×W, output N×C×H×W. state_dict: `{cw,hc,hw}.conv.conv.weight`, `{cw,hc,hw}.conv.bn.*`.
 /// Recorded maps, all N×1×H×W: "cw", "hc", "hw", each branch's multiplier broadcast to N×C×H×W and averaged over
 /// channels (the hw one is exactly that branch's spatial gate); "spatial", the average of the branches' maps.
+/// Throws c10::Error (TORCH_CHECK) on an input of the wrong rank or channel count and on invalid options;
+/// create_attention() reports bad options as attncnn::Error (input) before building.
 #include <attncnn/attention/base.h>
 #include <attncnn/attention/layers.h>
 #include <torch/arg.h>
