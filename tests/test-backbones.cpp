@@ -323,7 +323,7 @@ TEST(ResidualAttention, MaskBranchesAreAttentionModules) {
 }
 
 TEST(ResidualAttention, ForwardBackwardAndSoftMaskAlone) {
-  check_forward_backward(make_cfg("attention56", "sgate", 10, "stem=cifar,attn_stages=4"), 32, 28);
+  check_forward_backward(make_cfg("attention56", "sgate", 10, "stem=cifar,attn_stages=4"), 16, 20);
   {
     torch::NoGradGuard g;
     auto big = create_model(make_cfg("attention92", "none", 10, "stem=cifar"));
