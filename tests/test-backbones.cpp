@@ -323,7 +323,7 @@ TEST(ResidualAttention, MaskBranchesAreAttentionModules) {
 }
 
 TEST(ResidualAttention, ForwardBackwardAndSoftMaskAlone) {
-  check_forward_backward(make_cfg("attention56", "sgate", 10, "stem=cifar,attn_stages=4"), 32, 28);
+  check_forward_backward(make_cfg("attention56", "sgate", 10, "stem=cifar,attn_stages=4"), 16, 20);
   {
     torch::NoGradGuard g;
     auto big = create_model(make_cfg("attention92", "none", 10, "stem=cifar"));
@@ -440,4 +440,14 @@ TEST(Info, ResNet18And50Macs) {
   auto r50 = analyze_model(*create_model(make_cfg("resnet50", "none", 1000)), {3, 224, 224});
   EXPECT_NEAR(r50.macs / 1e9, 4.09, 0.02);
   EXPECT_EQ(r50.params, 25557032);
+}
+
+TEST(ModelOptions, ListValuesParseWithoutQuoting) {
+  const auto p = Params::parse("attn_stages=2,3,layers=1,1,1,1,stem=cifar");
+  EXPECT_EQ(p.get_string("attn_stages", ""), "2,3");
+  EXPECT_EQ(p.get_string("layers", ""), "1,1,1,1");
+  EXPECT_EQ(p.get_string("stem", ""), "cifar");
+  EXPECT_EQ(Params::parse(p.to_string()).to_string(), p.to_string());
+  EXPECT_THROW(Params::parse("2,3"), Error);  // a list needs its key
+  EXPECT_THROW(create_model(make_cfg("resnet18", "none", 10, "layers=1,0,1,1")), Error);
 }

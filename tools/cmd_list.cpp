@@ -37,7 +37,10 @@ Runner add_list(CLI::App& app) {
     }
     std::cout << "  " << std::left << std::setw(10) << "none" << "no attention\n";
     std::cout << "models (--model NAME):\n";
-    for (const auto& m : models) std::cout << "  " << std::left << std::setw(10) << m.name << m.summary << "\n";
+    size_t model_width = 10;
+    for (const auto& m : models) model_width = std::max(model_width, m.name.size() + 2);
+    for (const auto& m : models)
+      std::cout << "  " << std::left << std::setw(static_cast<int>(model_width)) << m.name << m.summary << "\n";
     std::cout << "datasets (--data SPEC):\n";
     for (const auto& d : dataset_kinds()) std::cout << "  " << d.second << "\n";
     return 0;

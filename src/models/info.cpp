@@ -157,17 +157,21 @@ ModelInfo analyze_model(ModelImpl& model, const std::vector<int64_t>& chw) {
   info.input_shape = chw;
   Trace trace;
   trace.layers = &info.layers;
-  for (const auto& item : model.named_modules(/*name_prefix=*/"", /*include_self=*/true)) {
-    const auto& mod = *item.value();
+  // include_self=false: the model may live on the stack, where libtorch cannot hand it out as a shared_ptr.
+  std::vector<std::pair<std::string, const torch::nn::Module*>> mods = {{"", &model}};
+  for (const auto& item : model.named_modules(/*name_prefix=*/"", /*include_self=*/false))
+    mods.emplace_back(item.key(), item.value().get());
+  for (const auto& item : mods) {
+    const auto& mod = *item.second;
     const auto direct = mod.named_parameters(/*recurse=*/false);
     if (auto* a = dynamic_cast<const AttentionImpl*>(&mod)) {
-      AttentionSite site{item.key(), a->type_name(), 0, 0};
+      AttentionSite site{item.first, a->type_name(), 0, 0};
       for (const auto& p : mod.parameters()) site.params += p.numel();
       info.attention.push_back(site);
     }
     if (direct.is_empty()) continue;
     LayerInfo layer;
-    layer.name = item.key();
+    layer.name = item.first;
     layer.type = short_type(mod);
     for (const auto& p : direct) {
       layer.params += p.value().numel();

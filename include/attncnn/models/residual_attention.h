@@ -28,6 +28,8 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
+#include <functional>
+
 namespace attncnn {
 
 /// The pre-activation bottleneck residual unit. Input N×in×H×W, output N×out×⌈H/stride⌉×⌈W/stride⌉.
