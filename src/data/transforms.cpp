@@ -91,6 +91,7 @@ inline int64_t resolve(int64_t i, int64_t len, bool reflect) {
 
 std::vector<uint8_t> resize_center_crop(const uint8_t* src, int64_t h, int64_t w, int64_t channels, int64_t size) {
   TORCH_CHECK(h > 0 && w > 0 && channels > 0 && size > 0, "resize_center_crop: bad sizes");
+  if (h == size && w == size) return std::vector<uint8_t>(src, src + size * size * channels);
   const double scale = static_cast<double>(size) / static_cast<double>(std::min(h, w));
   const int64_t nh = std::max<int64_t>(size, std::llround(h * scale));
   const int64_t nw = std::max<int64_t>(size, std::llround(w * scale));
