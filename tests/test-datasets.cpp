@@ -285,6 +285,7 @@ TEST(Datasets, FolderValSplitIsSeededAndStratified) {
   o.image_size = 6;
   o.val_split = 0.3;
   o.seed = 1;
+  o.threads = 1;
   auto a = load_dataset("folder:" + d, o);
   EXPECT_EQ(a.train.size(), 14);
   EXPECT_EQ(a.test.size(), 6);
@@ -311,6 +312,7 @@ TEST(Datasets, FolderWithTrainAndVal) {
   write_png(d + "/val/dog/1.png", pattern(8, 8, 3, 4));
   DatasetOptions o;
   o.image_size = 8;
+  o.threads = 1;
   auto ds = load_dataset("folder:" + d, o);
   EXPECT_EQ(ds.class_names, (std::vector<std::string>{"cat", "dog"}));
   EXPECT_EQ(ds.train.size(), 3);

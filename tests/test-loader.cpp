@@ -185,3 +185,19 @@ TEST(Loader, RejectsBadOptions) {
   EXPECT_THROW(Loader(set, LoaderOptions(4).transform(Transform::parse("crop=30"))), Error);
   EXPECT_THROW(Loader(set, LoaderOptions(4).transform(Transform::parse("mean=0.5,std=0.5"))), Error);
 }
+
+TEST(Loader, CudaBatchesEqualCpuBatches) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const auto set = make_set(50);
+  const Transform tf = Transform::parse("crop=8,pad=2,flip=0.5,erase=0.5");
+  Loader cpu(set, LoaderOptions(16).seed(1).workers(2).transform(tf));
+  Loader gpu(set, LoaderOptions(16).seed(1).workers(2).transform(tf).device(torch::Device(torch::kCUDA)));
+  const auto a = epoch_batches(cpu, 1), b = epoch_batches(gpu, 1);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t k = 0; k < a.size(); ++k) {
+    EXPECT_TRUE(b[k].images.is_cuda());
+    EXPECT_TRUE(b[k].labels.is_cuda());
+    EXPECT_TRUE(torch::allclose(a[k].images, b[k].images.cpu(), 1e-5, 1e-5));
+    EXPECT_TRUE(torch::equal(a[k].labels, b[k].labels.cpu()));
+  }
+}
