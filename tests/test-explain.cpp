@@ -132,6 +132,53 @@ Run run_cli(const std::string& args) {
   return r;
 }
 
+// A channel-only module (weights N×C, like squeeze-and-excitation) and a two-head spatial one, to check that
+// explain_maps handles every MapKind generically.
+class FakeChannel : public attncnn::AttentionImpl {
+ public:
+  FakeChannel() : AttentionImpl("fakechan") {}
+  torch::Tensor forward(const torch::Tensor& x) override {
+    auto w = torch::sigmoid(x.mean({2, 3}));
+    if (recording()) keep_map("channel", attncnn::MapKind::Channel, w);
+    return x * w.unsqueeze(2).unsqueeze(3);
+  }
+};
+class FakeHeads : public attncnn::AttentionImpl {
+ public:
+  FakeHeads() : AttentionImpl("fakeheads") {}
+  torch::Tensor forward(const torch::Tensor& x) override {
+    auto a = torch::sigmoid(torch::cat({x.select(1, 0).unsqueeze(1), -x.select(1, 1).unsqueeze(1)}, 1));
+    if (recording()) keep_map("heads", attncnn::MapKind::Spatial, a);
+    return x * a.mean(1, true);
+  }
+};
+struct Stage : torch::nn::Module {
+  Stage() { chan = register_module("chan", std::make_shared<FakeChannel>()); }
+  std::shared_ptr<FakeChannel> chan;
+};
+class TwoModuleNet : public attncnn::ModelImpl {
+ public:
+  TwoModuleNet() {
+    cfg_.in_channels = 2;
+    cfg_.num_classes = 3;
+    stage = register_module("stage", std::make_shared<Stage>());
+    heads = register_module("heads", std::make_shared<FakeHeads>());
+    fc = register_module("fc", torch::nn::Linear(2, 3));
+  }
+  torch::Tensor forward(const torch::Tensor& x) override {
+    auto y = attncnn::capture_point("stage", stage->chan->forward(x));  // encloses "stage.chan"
+    y = attncnn::capture_point("heads", heads->forward(y));
+    return fc->forward(y.mean({2, 3}));
+  }
+  const attncnn::ModelConfig& config() const override { return cfg_; }
+  std::shared_ptr<Stage> stage;
+  std::shared_ptr<FakeHeads> heads;
+  torch::nn::Linear fc{nullptr};
+
+ private:
+  attncnn::ModelConfig cfg_;
+};
+
 }  // namespace
 
 TEST(Capture, IsInertWithoutACaptureAndNests) {
@@ -504,4 +551,30 @@ TEST(ExplainCli, GalleryFromACheckpoint) {
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("Spearman"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("gradcam++"), std::string::npos) << r.out;
+}
+
+TEST(ExplainMaps, ChannelModulesShowWeightedActivationsAndHeadsAreAveraged) {
+  TwoModuleNet net;
+  net.eval();
+  torch::manual_seed(5);
+  auto x = torch::randn({1, 2, 6, 8});
+  attncnn::ExplainOptions opts;
+  opts.gradcam = opts.gradcampp = false;
+  auto maps = attncnn::explain_maps(net, x, opts);
+  ASSERT_EQ(maps.size(), 2u);
+  EXPECT_EQ(maps[0].layer, "stage.chan");
+  EXPECT_EQ(maps[0].method, "chanact");
+  EXPECT_NE(maps[0].label.find("at stage"), std::string::npos) << maps[0].label;
+  // Σ_c w_c·|A_c| with A the activation captured at "stage" (the module's output).
+  auto w = torch::sigmoid(x.mean({2, 3}))[0];
+  auto a = (x * w.view({1, 2, 1, 1}))[0].abs();
+  for (int i = 0; i < 6; ++i)
+    for (int j = 0; j < 8; ++j)
+      EXPECT_NEAR(maps[0].map[i][j].item<double>(),
+                  (w[0] * a[0][i][j] + w[1] * a[1][i][j]).item<double>(), 1e-5);
+  EXPECT_EQ(maps[1].method, "attn-heads");
+  EXPECT_NE(maps[1].label.find("mean of 2"), std::string::npos) << maps[1].label;
+  auto y = x * w.view({1, 2, 1, 1});
+  auto expect = 0.5 * (torch::sigmoid(y[0][0]) + torch::sigmoid(-y[0][1]));
+  EXPECT_TRUE(torch::allclose(maps[1].map, expect, 1e-5, 1e-6));
 }

@@ -72,30 +72,42 @@ void write_jpeg(const std::string& path, const torch::Tensor& hw_u8) {
   std::fclose(f);
 }
 
-// One checkpoint for every test in this file, trained once through the real executable.
-class Predict : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (!fs::exists(ATTNCNN_FASHION_MNIST_DIR)) return;
-    fs::remove_all(kDir);
-    fs::create_directories(kDir);
-    auto r = run_cli("train --data fashion-mnist:" ATTNCNN_FASHION_MNIST_DIR
-                     " --fraction 0.05 --model-opt width=8,width3=16 --epochs 2 --threads 1 --lr 0.03 --batch-size 32"
-                     " --quiet --out " + kDir + "/run");
-    train_log_ = r.out + r.err;
-    if (r.code == 0) weights_ = kDir + "/run/weights/last.safetensors";
-  }
-  void SetUp() override {
-    if (!fs::exists(ATTNCNN_FASHION_MNIST_DIR)) GTEST_SKIP() << "Fashion-MNIST not installed";
-    ASSERT_FALSE(weights_.empty()) << train_log_;
-  }
-  static std::string weights_, train_log_;
-};
-std::string Predict::weights_, Predict::train_log_;
+// Trains the checkpoint through the real executable. ctest runs every test of a file as its own process, so all
+// checks share one test (one training) instead of racing on one folder.
+std::string train_checkpoint(std::string* log) {
+  fs::remove_all(kDir);
+  fs::create_directories(kDir);
+  auto r = run_cli("train --data fashion-mnist:" ATTNCNN_FASHION_MNIST_DIR
+                   " --fraction 0.05 --model-opt width=8,width3=16 --epochs 2 --threads 1 --lr 0.03 --batch-size 32"
+                   " --quiet --out " + kDir + "/run");
+  *log = r.out + r.err;
+  return r.code == 0 ? kDir + "/run/weights/last.safetensors" : "";
+}
+
+void check_png_predictions(const std::string& weights_);
+void check_jpeg_text_and_bad_files(const std::string& weights_);
 
 }  // namespace
 
-TEST_F(Predict, PngFilesMatchTheDatasetTensorsAndMostAreRight) {
+TEST(Predict, PngJpegTextJsonAndBadFiles) {
+  if (!fs::exists(ATTNCNN_FASHION_MNIST_DIR)) GTEST_SKIP() << "Fashion-MNIST not installed";
+  std::string log;
+  const std::string weights = train_checkpoint(&log);
+  ASSERT_FALSE(weights.empty()) << log;
+  {
+    SCOPED_TRACE("PNG files match the dataset tensors");
+    check_png_predictions(weights);
+  }
+  {
+    SCOPED_TRACE("JPEG, text output, bad files");
+    check_jpeg_text_and_bad_files(weights);
+  }
+}
+
+namespace {
+
+// PNG files written from the test split: the probabilities equal the library's on the same tensors.
+void check_png_predictions(const std::string& weights_) {
   auto ds = attncnn::load_dataset("fashion-mnist:" ATTNCNN_FASHION_MNIST_DIR);
   attncnn::CheckpointInfo info;
   auto model = attncnn::load_checkpoint(weights_, &info);
@@ -138,7 +150,7 @@ TEST_F(Predict, PngFilesMatchTheDatasetTensorsAndMostAreRight) {
   EXPECT_GE(correct, 12) << "top-1 on " << n << " test images written as PNG";
 }
 
-TEST_F(Predict, JpegAndTextOutputAndBadFiles) {
+void check_jpeg_text_and_bad_files(const std::string& weights_) {
   auto ds = attncnn::load_dataset("fashion-mnist:" ATTNCNN_FASHION_MNIST_DIR);
   const std::string dir = kDir + "/mixed";
   fs::create_directories(dir);
@@ -182,3 +194,5 @@ TEST_F(Predict, JpegAndTextOutputAndBadFiles) {
   EXPECT_EQ(run_cli("predict --weights " + weights_ + " " + dir + "/missing.png").code, 2);
   EXPECT_EQ(run_cli("predict --topk 0 --weights " + weights_ + " " + dir + "/a.jpg").code, 2);
 }
+
+}  // namespace

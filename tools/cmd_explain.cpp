@@ -100,7 +100,9 @@ Runner add_explain(CLI::App& app) {
       int suspicious = 0;
       nlohmann::json rows = nlohmann::json::array();
       for (const auto& r : rep.rows) {
-        std::string name = std::filesystem::path(r.image).filename().string();
+        const std::filesystem::path path(r.image);
+        std::string name = (path.parent_path().filename() / path.filename()).string();
+        if (name.size() > 34) name = "..." + name.substr(name.size() - 31);
         std::cout << std::left << std::setw(36) << name << std::setw(16) << r.layer << std::setw(12) << r.method
                   << std::right << std::setw(8)
                   << (std::isnan(r.rho) ? std::string("n/a") : [&] {

@@ -223,12 +223,15 @@ std::vector<ExplainMap> explain_maps(ModelImpl& model, const torch::Tensor& x, c
     co.layer = options.layer;
     co.target_class = options.target_class;
     auto r = grad_cam(model, x, co);
-    const std::string cls = "class " + std::to_string(r.classes[0].item<int64_t>());
+    const int64_t c = r.classes[0].item<int64_t>();
+    const std::string cls = c < static_cast<int64_t>(options.class_names.size())
+                                ? "for " + options.class_names[c]
+                                : "for class " + std::to_string(c);
     if (options.gradcam)
-      out.push_back({r.layer, "gradcam", "Grad-CAM at " + r.layer + ", " + cls, upsample_maps(r.gradcam_raw, h, w)[0]});
+      out.push_back({r.layer, "gradcam", "Grad-CAM at " + r.layer + " " + cls, upsample_maps(r.gradcam_raw, h, w)[0]});
     if (options.gradcampp)
       out.push_back(
-          {r.layer, "gradcam++", "Grad-CAM++ at " + r.layer + ", " + cls, upsample_maps(r.gradcampp_raw, h, w)[0]});
+          {r.layer, "gradcam++", "Grad-CAM++ at " + r.layer + " " + cls, upsample_maps(r.gradcampp_raw, h, w)[0]});
   }
   return out;
 }
@@ -252,7 +255,9 @@ MapStats map_stats(const torch::Tensor& map) {
 }
 
 ExplainReport explain_images(ModelImpl& model, const CheckpointInfo& info, const std::vector<ImageFile>& files,
-                             const std::string& out_dir, const ExplainOptions& options, std::ostream& log) {
+                             const std::string& out_dir, const ExplainOptions& given, std::ostream& log) {
+  ExplainOptions options = given;
+  if (options.class_names.empty()) options.class_names = info.class_names;
   if (options.topk < 1) input_error("--topk " + std::to_string(options.topk) + ": expected at least 1");
   if (!(options.alpha >= 0 && options.alpha <= 1))
     input_error("--alpha " + std::to_string(options.alpha) + ": expected a value in [0, 1]");
@@ -355,12 +360,12 @@ ExplainReport explain_images(ModelImpl& model, const CheckpointInfo& info, const
        "background:#f7f7f7}\nh1{font-size:20px;margin:0 0 4px}\n.meta{color:#555;font-size:13px;margin-bottom:10px}\n"
        "table{border-collapse:collapse;background:#fff}\nth{text-align:left;font-size:13px;color:#555;padding:6px;"
        "border-bottom:2px solid #ccc}\ntd{vertical-align:top;padding:8px 6px;border-bottom:1px solid #ddd}\n"
-       "figure{display:inline-block;margin:0 6px 4px 0;vertical-align:top;width:168px}\n"
-       "figure img{width:168px;height:auto;image-rendering:pixelated;border:1px solid #ccc}\n"
+       "figure{display:inline-block;margin:0 6px 4px 0;vertical-align:top;width:144px}\n"
+       "figure img{width:144px;height:auto;image-rendering:pixelated;border:1px solid #ccc}\n"
        "figcaption{font-size:11px;line-height:1.3;color:#333;word-wrap:break-word}\n"
        "figcaption b{font-size:12px}\nol{margin:0;padding-left:20px;font-size:13px;min-width:170px}\n"
        ".ok{color:#07602a;font-weight:600}.bad{color:#b00020;font-weight:600}\n.true{font-size:13px;margin-top:4px}\n"
-       ".legend img{width:256px;height:12px;vertical-align:middle;border:1px solid #ccc}\n.err{color:#b00020}\n"
+       ".range{color:#777}\n.legend img{width:256px;height:12px;vertical-align:middle;border:1px solid #ccc}\n.err{color:#b00020}\n"
        "</style></head><body>\n";
   h << "<h1>attncnn explain: " << html_escape(info.model.name) << " + " << html_escape(info.model.attn) << "</h1>\n";
   h << "<div class=\"meta\">" << report.images.size() << " image(s), input " << info.input[0] << "&times;"
@@ -369,6 +374,15 @@ ExplainReport explain_images(ModelImpl& model, const CheckpointInfo& info, const
     << ". Each map is normalised to its own range, then blended over the image (alpha " << fixed(options.alpha, 2)
     << ").</div>\n<div class=\"meta legend\">low <img src=\"colorbar.png\" alt=\"colour bar\"> high ("
     << colormap_name(options.colormap) << ")</div>\n";
+  int64_t labelled = 0, right = 0;
+  for (const auto& r : report.images) {
+    if (r.true_label < 0) continue;
+    ++labelled;
+    right += !r.top.empty() && r.top[0].index == r.true_label;
+  }
+  if (labelled)
+    h << "<div class=\"meta\">top-1 correct on the images with a known label: " << right << " of " << labelled
+      << "</div>\n";
   h << "<table><tr><th>image</th><th>top-" << options.topk << " predictions</th><th>maps</th></tr>\n";
   for (const auto& r : report.images) {
     h << "<tr><td><figure><img src=\"" << r.input_file << "\" alt=\"input\"><figcaption><b>"
@@ -385,7 +399,8 @@ ExplainReport explain_images(ModelImpl& model, const CheckpointInfo& info, const
     for (const auto& m : r.maps)
       h << "<figure><img src=\"" << m.file << "\" alt=\"" << html_escape(m.layer + " " + m.method)
         << "\"><figcaption><b>" << html_escape(m.layer.empty() ? "model" : m.layer) << "</b> &middot; "
-        << html_escape(m.method) << "<br>" << html_escape(m.label) << "</figcaption></figure>";
+        << html_escape(m.method) << "<br>" << html_escape(m.label) << "<br><span class=\"range\">values "
+        << fixed(m.stats.min, 3) << " to " << fixed(m.stats.max, 3) << "</span></figcaption></figure>";
     h << "</td></tr>\n";
   }
   h << "</table>\n";

@@ -168,7 +168,8 @@ Image confusion_image(const std::vector<std::vector<int64_t>>& confusion, const 
         if (x < w && y < h) std::copy(s, s + 3, img.pixels.begin() + (y * w + x) * 3);
       }
   }
-  return img;
+  // Drawn at one pixel per font dot, then doubled (nearest) so the 5×7 text is legible on today's screens.
+  return resize_nearest(img, img.width * 2, img.height * 2);
 }
 
 void write_confusion_png(const std::string& path, const std::vector<std::vector<int64_t>>& confusion,

@@ -62,6 +62,7 @@ struct ExplainOptions {
   double alpha = 0.5;           ///< heatmap weight in the overlay
   int64_t topk = 3;             ///< predictions listed per image
   int64_t display_min = 224;    ///< images smaller than this (longest side) are enlarged for display
+  std::vector<std::string> class_names;  ///< names for map labels (explain_images fills them in); empty: indices
 };
 /// Sets the method flags from "maps", "gradcam", "gradcam++" or "all"; throws attncnn::Error (input) otherwise.
 void set_methods(ExplainOptions& options, const std::string& method);
