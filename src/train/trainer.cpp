@@ -8,12 +8,14 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <sys/stat.h>
