@@ -117,7 +117,8 @@ void check_png_predictions(const std::string& weights_) {
   for (int i = 0; i < n; ++i)
     attncnn::write_png(dir + "/" + std::to_string(100 + i) + ".png",
                        attncnn::tensor_to_image(ds.test.images[i]));
-  auto r = run_cli("predict --threads 1 --json --topk 10 --batch-size 7 --weights " + weights_ + " " + dir);
+  // On the CPU like the library reference below (a GPU's convolutions differ in the last bits).
+  auto r = run_cli("predict --device cpu --threads 1 --json --topk 10 --batch-size 7 --weights " + weights_ + " " + dir);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j["results"].size(), static_cast<size_t>(n));
@@ -139,8 +140,9 @@ void check_png_predictions(const std::string& weights_) {
       EXPECT_LE(v, last);
       last = v;
       sum += v;
-      // PNG is lossless and 28×28 needs no resizing: the probabilities are the library's.
-      EXPECT_NEAR(v, prob[i][p["index"].get<int64_t>()].item<double>(), 1e-5);
+      // PNG is lossless and 28×28 needs no resizing: the probabilities are the library's (up to the rounding of
+      // convolution algorithms that differ with the batch size).
+      EXPECT_NEAR(v, prob[i][p["index"].get<int64_t>()].item<double>(), 1e-4);
       EXPECT_EQ(p["class"].get<std::string>(), info.class_names[p["index"].get<int64_t>()]);
     }
     EXPECT_NEAR(sum, 1.0, 1e-5);

@@ -57,7 +57,7 @@ const Glyph kGlyphs[] = {
     {'=', "          #####     #####          "},
     {'.', "                          ##   ##  "},
     {',', "                     ##   ##   #   "},
-    {':', "      ##        ##                 "},
+    {':', "      ##   ##        ##   ##       "},
     {'/', "         #   #   #   #   #         "},
     {'_', "                              #####"},
     {'%', "##   ##  #   #   #   #   #  ##   ##"},
@@ -158,7 +158,7 @@ Image confusion_image(const std::vector<std::vector<int64_t>>& confusion, const 
   for (int64_t p = 0; p < k; ++p) {
     const std::string name = clip(names[p], 14);
     Image strip = blank(label, 7, 255);
-    draw_text(strip, label - text_width(name), 0, name, ink);
+    draw_text(strip, 0, 0, name, ink);  // starts next to the grid once rotated
     const int64_t x0 = left + p * cell + (cell - 7) / 2, y0 = title_h + 2;
     for (int64_t sy = 0; sy < 7; ++sy)
       for (int64_t sx = 0; sx < label; ++sx) {
