@@ -13,6 +13,8 @@
 #include <sstream>
 #include <sys/stat.h>
 
+#include <attncnn/explain/plots.h>
+
 #include "commands.h"
 
 namespace attncnn::cli {
@@ -124,7 +126,7 @@ Runner add_eval(CLI::App& app) {
   cmd->add_option("--batch-size,-b", o->batch_size, "Batch size")->capture_default_str();
   cmd->add_option("--device", o->device, "auto, cpu or cuda[:N]")->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->capture_default_str();
-  cmd->add_option("--save-dir", o->save_dir, "Write confusion.csv, per_class.csv and eval.json into this folder");
+  cmd->add_option("--save-dir", o->save_dir, "Write confusion.csv, confusion.png, per_class.csv and eval.json into this folder");
   cmd->add_flag("--json", o->json, "Print the results as JSON");
   return [o]() {
     set_threads(o->threads);
@@ -162,8 +164,7 @@ Runner add_eval(CLI::App& app) {
       }
       atomic_write(o->save_dir + "/per_class.csv", per);
       atomic_write(o->save_dir + "/eval.json", j.dump(2) + "\n");
-      // confusion.png belongs here: the image-writing part (io/) renders r.confusion with info.class_names as a
-      // heatmap once it exists; this command then writes it beside confusion.csv.
+      write_confusion_png(o->save_dir + "/confusion.png", r.confusion, info.class_names);
     }
     if (o->json) {
       std::cout << j.dump(2) << "\n";
@@ -173,7 +174,7 @@ Runner add_eval(CLI::App& app) {
               << r.count << " images)\n";
     print_report(std::cout, r, info);
     if (!o->save_dir.empty())
-      std::cout << "\nsaved " << o->save_dir << "/confusion.csv, per_class.csv, eval.json\n";
+      std::cout << "\nsaved " << o->save_dir << "/confusion.csv, confusion.png, per_class.csv, eval.json\n";
     return 0;
   };
 }

@@ -1,6 +1,7 @@
 #include <attncnn/error.h>
 #include <attncnn/models/cifar_resnet.h>
 
+#include <attncnn/explain/capture.h>
 #include <torch/torch.h>
 
 #include "builtin.h"
@@ -44,8 +45,10 @@ CifarResNetImpl::CifarResNetImpl(const ModelConfig& cfg, int64_t depth) : cfg_(c
 
 torch::Tensor CifarResNetImpl::forward_features(const torch::Tensor& x) {
   detail::check_input(x, cfg_.in_channels, cfg_.name);
-  auto y = torch::relu(bn1->forward(conv1->forward(x)));
-  return layer3->forward(layer2->forward(layer1->forward(y)));
+  auto y = capture_point("stem", torch::relu(bn1->forward(conv1->forward(x))));
+  y = capture_point("layer1", layer1->forward(y));
+  y = capture_point("layer2", layer2->forward(y));
+  return capture_point("layer3", layer3->forward(y));
 }
 
 torch::Tensor CifarResNetImpl::forward(const torch::Tensor& x) {

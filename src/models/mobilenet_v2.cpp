@@ -1,6 +1,7 @@
 #include <attncnn/error.h>
 #include <attncnn/models/mobilenet_v2.h>
 
+#include <attncnn/explain/capture.h>
 #include <torch/torch.h>
 
 #include "builtin.h"
@@ -100,7 +101,7 @@ MobileNetV2Impl::MobileNetV2Impl(const ModelConfig& cfg) : cfg_(cfg) {
 
 torch::Tensor MobileNetV2Impl::forward_features(const torch::Tensor& x) {
   detail::check_input(x, cfg_.in_channels, cfg_.name);
-  return features->forward(x);
+  return capture_point("features", features->forward(x));
 }
 
 torch::Tensor MobileNetV2Impl::forward(const torch::Tensor& x) {

@@ -2,6 +2,7 @@
 #include <attncnn/models/preact_resnet.h>
 #include <attncnn/models/resnet.h>
 
+#include <attncnn/explain/capture.h>
 #include <torch/torch.h>
 
 #include "builtin.h"
@@ -64,8 +65,13 @@ PreActResNetImpl::PreActResNetImpl(const ModelConfig& cfg, int64_t stem, std::ve
 torch::Tensor PreActResNetImpl::forward_features(const torch::Tensor& x) {
   detail::check_input(x, cfg_.in_channels, cfg_.name);
   auto y = conv1->forward(x);
-  for (auto& l : layers) y = l->forward(y);
-  return torch::relu(bn->forward(y));
+  static const char* const kStage[] = {"layer1", "layer2", "layer3", "layer4", "layer5", "layer6"};
+  size_t stage = 0;
+  for (auto& l : layers) {
+    y = l->forward(y);
+    if (stage < 6) y = capture_point(kStage[stage++], y);
+  }
+  return capture_point("final", torch::relu(bn->forward(y)));
 }
 
 torch::Tensor PreActResNetImpl::forward(const torch::Tensor& x) {

@@ -2,6 +2,7 @@
 #include <attncnn/models/residual_attention.h>
 #include <attncnn/models/resnet.h>
 
+#include <attncnn/explain/capture.h>
 #include <torch/torch.h>
 
 #include "builtin.h"
@@ -146,8 +147,11 @@ torch::Tensor ResidualAttentionNetImpl::forward_features(const torch::Tensor& x)
   detail::check_input(x, cfg_.in_channels, cfg_.name);
   auto y = torch::relu(bn1->forward(conv1->forward(x)));
   if (maxpool_) y = max_pool(y);
-  y = stage4->forward(stage3->forward(stage2->forward(stage1->forward(y))));
-  return torch::relu(bn->forward(y));
+  y = capture_point("stage1", stage1->forward(y));
+  y = capture_point("stage2", stage2->forward(y));
+  y = capture_point("stage3", stage3->forward(y));
+  y = capture_point("stage4", stage4->forward(y));
+  return capture_point("final", torch::relu(bn->forward(y)));
 }
 
 torch::Tensor ResidualAttentionNetImpl::forward(const torch::Tensor& x) {

@@ -1,6 +1,7 @@
 #include <attncnn/error.h>
 #include <attncnn/models/resnet.h>
 
+#include <attncnn/explain/capture.h>
 #include <torch/torch.h>
 
 #include "builtin.h"
@@ -174,10 +175,10 @@ torch::Tensor ResNetImpl::forward_features(const torch::Tensor& x) {
   auto y = conv1_deep ? conv1_deep->forward(x) : conv1->forward(x);
   y = torch::relu(bn1->forward(y));
   if (maxpool_) y = torch::max_pool2d(y, {3, 3}, {2, 2}, {1, 1});
-  y = layer1->forward(y);
-  y = layer2->forward(y);
-  y = layer3->forward(y);
-  return layer4->forward(y);
+  y = capture_point("layer1", layer1->forward(y));
+  y = capture_point("layer2", layer2->forward(y));
+  y = capture_point("layer3", layer3->forward(y));
+  return capture_point("layer4", layer4->forward(y));
 }
 
 torch::Tensor ResNetImpl::forward(const torch::Tensor& x) {

@@ -69,6 +69,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const Ch
   meta["input"] = nlohmann::json(info.input).dump();
   meta["mean"] = nlohmann::json(info.mean).dump();
   meta["std"] = nlohmann::json(info.std).dump();
+  if (!info.transform.empty()) meta["transform"] = info.transform;
   meta["epoch"] = std::to_string(info.epoch);
   meta["step"] = std::to_string(info.step);
   meta["metrics"] = nlohmann::json(info.metrics).dump();
@@ -93,6 +94,7 @@ CheckpointInfo info_from_metadata(const std::map<std::string, std::string>& meta
     input_error(path + ": checkpoint format version " + std::to_string(version) + " is not supported (this build reads 1 to " +
                 std::to_string(kCheckpointVersion) + ")");
   CheckpointInfo info;
+  if (meta.count("transform")) info.transform = meta.at("transform");
   info.model = ModelConfig::from_json(get("model"));
   info.dataset = get("dataset");
   try {

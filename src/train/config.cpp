@@ -130,6 +130,8 @@ const std::vector<Setting>& settings() {
       field("device", Kind::String, &TrainConfig::device),
       field("threads", Kind::Int, &TrainConfig::threads),
       field("channels_last", Kind::Bool, &TrainConfig::channels_last),
+      field("amp", Kind::Bool, &TrainConfig::amp),
+      field("augment", Kind::String, &TrainConfig::augment),
       field("eval_batch_size", Kind::Int, &TrainConfig::batch_eval),
       field("project", Kind::String, &TrainConfig::project),
       field("name", Kind::String, &TrainConfig::name),

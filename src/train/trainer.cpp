@@ -5,6 +5,8 @@
 #include <attncnn/train/interrupt.h>
 #include <attncnn/train/metrics.h>
 #include <attncnn/train/trainer.h>
+#include <attncnn/train/perf.h>
+#include <attncnn/data/transforms.h>
 
 #include <torch/torch.h>
 
@@ -132,9 +134,13 @@ struct Batch {
 };
 
 Batch assemble_batch(const ImageSet& set, const torch::Tensor& indices, const CheckpointInfo& info,
-                     const torch::Device& device, bool channels_last) {
+                     const torch::Device& device, bool channels_last, const Transform& tf, uint64_t seed,
+                     int64_t epoch) {
   Batch b;
-  b.x = preprocess(set.images.index_select(0, indices), info.mean, info.std, device);
+  // Augmentation works on the uint8 batch; its random choices depend only on (seed, epoch, sample index).
+  auto images = tf.is_random() ? tf.apply(set.images, indices, seed, epoch, /*augment=*/true)
+                               : set.images.index_select(0, indices);
+  b.x = preprocess(images, info.mean, info.std, device);
   if (channels_last) b.x = b.x.contiguous(at::MemoryFormat::ChannelsLast);
   b.y = set.labels.index_select(0, indices).to(device);
   return b;
@@ -330,9 +336,12 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
   mc.image_size = ds.height();
   Model model = create_model(mc);
   model->to(device);
-  if (cfg.channels_last) {
-    for (auto& p : model->parameters())
-      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+  if (cfg.channels_last) to_channels_last(*model);
+  if (!cfg.deterministic) {
+    PerfOptions perf;
+    perf.amp = cfg.amp;
+    perf.channels_last = cfg.channels_last;
+    apply_backend_settings(perf, device);
   }
   auto optimizer = make_optimizer(cfg, *model);
 
@@ -343,6 +352,13 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
   info.input = {ds.channels(), ds.height(), ds.width()};
   info.mean = stats.first;
   info.std = stats.second;
+  Transform tf = Transform::parse(cfg.augment);
+  tf.mean = info.mean;
+  tf.std = info.std;
+  if (tf.output_size(ds.height(), ds.width()) != std::make_pair(ds.height(), ds.width()))
+    input_error("--augment " + cfg.augment + ": the crop must keep the " + std::to_string(ds.height()) + "x" +
+                std::to_string(ds.width()) + " image size (crop=" + std::to_string(ds.height()) + " with padding)");
+  info.transform = tf.to_json();
 
   const int64_t n = train_set.size();
   const int64_t steps_per_epoch = (n + cfg.batch_size - 1) / cfg.batch_size;
@@ -479,12 +495,17 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
         return result;
       }
       const int64_t i0 = b * cfg.batch_size, i1 = std::min(n, i0 + cfg.batch_size);
-      const Batch batch = assemble_batch(train_set, order.slice(0, i0, i1), info, device, cfg.channels_last);
+      const Batch batch =
+          assemble_batch(train_set, order.slice(0, i0, i1), info, device, cfg.channels_last, tf, cfg.seed, epoch);
       lr = scheduled_lr(cfg, step, steps_per_epoch, total_steps);
       for (auto& g : optimizer->param_groups()) g.options().set_lr(lr);
       optimizer->zero_grad();
-      auto logits = model->forward(batch.x);
-      auto loss = torch::nn::functional::cross_entropy(logits, batch.y, label_opts);
+      torch::Tensor logits, loss;
+      {
+        AutocastGuard autocast(cfg.amp, device);
+        logits = model->forward(batch.x);
+        loss = torch::nn::functional::cross_entropy(logits, batch.y, label_opts);
+      }
       loss.backward();
       optimizer->step();
       ++step;

@@ -34,6 +34,7 @@ struct CheckpointInfo {
   int64_t epoch = 0;                    ///< epochs completed when written
   int64_t step = 0;                     ///< optimizer steps taken when written (0 in files without it)
   std::map<std::string, double> metrics;
+  std::string transform;                ///< training transform as JSON (Transform::to_json); may be empty
 };
 
 /// The model's state as (name, tensor) pairs: parameters then buffers, named as in a PyTorch state_dict.

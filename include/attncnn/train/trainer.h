@@ -52,6 +52,8 @@ struct TrainConfig {
   int64_t log_interval = 50;        ///< batches between progress lines when not on a terminal
   bool quiet = false;
   bool channels_last = false;
+  bool amp = false;                 ///< bf16 autocast on CUDA
+  std::string augment;              ///< training augmentation, a Transform spec ("crop=28,pad=2,flip=0.5"; "" none)
   bool live = false;                ///< redraw one progress line in place (a terminal) instead of printing lines
 };
 
