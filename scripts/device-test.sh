@@ -16,7 +16,7 @@ fm=/usr/share/datasets/fashion-mnist
 } > "$out/device.txt" 2>&1
 cat "$out/device.txt"
 cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
-  -DATTNCNN_FASHION_MNIST_DIR="$fm" > "$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
+  -DATTNCNN_FASHION_MNIST_DIR="$fm" -DATTNCNN_BUILD_BENCH=ON > "$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
 grep "attncnn:" "$out/configure.log"
 cmake --build build-cuda -j"$(nproc)" > "$out/build.log" 2>&1 || { grep -E "error|Error" "$out/build.log" | head -40; exit 1; }
 echo "build ok"

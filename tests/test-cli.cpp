@@ -74,7 +74,7 @@ TEST(Cli, TrainThenEvalOnFashionMnistSlice) {
   const std::string out = kTmp + "/cli_train";
   std::system(("rm -rf '" + out + "'").c_str());
   // A narrow seed_net on 2% of the training split: a few seconds on one thread, far above chance (10%).
-  auto r = run("train --data fashion-mnist:" ATTNCNN_FASHION_MNIST_DIR " --fraction 0.03 --epochs 2 --threads 1 "
+  auto r = run("train --data fashion-mnist:" ATTNCNN_FASHION_MNIST_DIR " --fraction 0.03 --epochs 2 --threads 1 --device cpu "
                "--model-opt width=8,width3=16 --batch-size 32 --lr 0.01 --out " + out);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("test accuracy"), std::string::npos) << r.out;
@@ -87,7 +87,7 @@ TEST(Cli, TrainThenEvalOnFashionMnistSlice) {
   std::getline(csv, row2);
   EXPECT_EQ(header.rfind("epoch,train_loss", 0), 0u);
   EXPECT_EQ(row2.rfind("2,", 0), 0u) << row2;
-  auto e = run("eval --threads 1 --json --weights " + out + "/weights/last.safetensors");
+  auto e = run("eval --threads 1 --device cpu --json --weights " + out + "/weights/last.safetensors");
   ASSERT_EQ(e.code, 0) << e.out;
   const auto pos = e.out.find("\"top1\":");
   ASSERT_NE(pos, std::string::npos) << e.out;

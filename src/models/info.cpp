@@ -22,6 +22,8 @@ struct Trace {
   struct Frame {
     Claim claim;
     size_t layer;
+    int64_t k = 0;       ///< MACs per output element, read from the inputs when the operator starts
+    bool conv = false;
   };
   std::vector<Frame> stack;
   bool claimed_above() const {
@@ -47,12 +49,48 @@ bool is_matmul(const std::string& op) {
          op == "aten::einsum";
 }
 
+// MACs per output element of operator `op` given its inputs: the contracted width of a matrix product, or
+// in/groups × kernel of a convolution whose weight is an owned parameter. Read in the start callback: in
+// libtorch 2.x the inputs a RecordFunction sees are boxed on the dispatcher's stack and gone by the end callback.
+int64_t macs_per_output(const Trace& t, const std::string& op, c10::ArrayRef<const c10::IValue> inputs, bool* conv) {
+  auto tensor_at = [&](size_t i) -> torch::Tensor {
+    return i < inputs.size() && inputs[i].isTensor() ? inputs[i].toTensor() : torch::Tensor();
+  };
+  *conv = op.find("conv") != std::string::npos && op.find("transpose") == std::string::npos;
+  if (*conv) {
+    // The weight is the first parameter input with at least 3 dimensions: out × in/groups × kernel….
+    for (const auto& v : inputs) {
+      if (!v.isTensor()) continue;
+      const auto& w = v.toTensor();
+      if (w.defined() && w.has_storage() && w.dim() >= 3 && t.owner.count(w.data_ptr()))
+        return w.numel() / w.size(0);
+    }
+    return 0;
+  }
+  // Linear layers reach ATen as aten::linear (weight out × in), or as addmm(bias, x, wᵀ) / matmul(x, wᵀ)
+  // (libtorch's functional linear): MACs are output elements × the contracted width.
+  if (op == "aten::linear") {
+    auto w = tensor_at(1);
+    return w.defined() && w.dim() == 2 ? w.size(1) : 0;
+  }
+  if (op == "aten::addmm" || op == "aten::baddbmm") {
+    auto a = tensor_at(1);
+    return a.defined() && a.dim() >= 1 ? a.size(-1) : 0;
+  }
+  if (op == "aten::matmul" || op == "aten::mm" || op == "aten::bmm") {
+    auto a = tensor_at(0);
+    return a.defined() && a.dim() >= 1 ? a.size(-1) : 0;
+  }
+  return 0;
+}
+
 std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
   Trace* t = g_trace;
   if (!t) return nullptr;
   Trace::Frame frame{Trace::None, 0};
   if (!t->claimed_above() && !is_view(fn.name())) {
-    for (const auto& v : fn.inputs()) {
+    const auto inputs = fn.inputs();
+    for (const auto& v : inputs) {
       if (!v.isTensor()) continue;
       const auto& tensor = v.toTensor();
       if (!tensor.defined() || !tensor.has_storage()) continue;
@@ -63,6 +101,7 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
       }
     }
     if (frame.claim == Trace::None && is_matmul(fn.name())) frame.claim = Trace::MatMul;
+    if (frame.claim != Trace::None) frame.k = macs_per_output(*t, fn.name(), inputs, &frame.conv);
   }
   t->stack.push_back(frame);
   return nullptr;
@@ -77,50 +116,16 @@ void on_end(const at::RecordFunction& fn, at::ObserverContext*) {
   const auto& outs = fn.outputs();
   if (outs.empty() || !outs[0].isTensor()) return;
   const auto out = outs[0].toTensor();
-  const std::string op = fn.name();
-  const auto inputs = fn.inputs();
   if (frame.claim == Trace::MatMul) {
-    if (!inputs.empty() && inputs[0].isTensor()) t->matmul += out.numel() * inputs[0].toTensor().size(-1);
+    t->matmul += out.numel() * frame.k;
     return;
   }
   LayerInfo& layer = (*t->layers)[frame.layer];
   layer.output_shape = out.sizes().vec();
   layer.calls += 1;
-  const bool conv = op.find("conv") != std::string::npos && op.find("transpose") == std::string::npos;
-  if (conv) {
-    // The weight is the first parameter input with at least 3 dimensions: out × in/groups × kernel….
-    for (const auto& v : inputs) {
-      if (!v.isTensor()) continue;
-      const auto& w = v.toTensor();
-      if (w.defined() && w.has_storage() && w.dim() >= 3 && t->owner.count(w.data_ptr())) {
-        const int64_t m = out.numel() * (w.numel() / w.size(0));
-        layer.macs += m;
-        t->conv += m;
-        break;
-      }
-    }
-    return;
-  }
-  // Linear layers reach ATen as aten::linear (weight out × in), or as addmm(bias, x, wᵀ) / matmul(x, wᵀ) (libtorch's
-  // functional linear): MACs are output elements × the contracted width.
-  int64_t k = 0;
-  auto tensor_at = [&](size_t i) -> torch::Tensor {
-    return i < inputs.size() && inputs[i].isTensor() ? inputs[i].toTensor() : torch::Tensor();
-  };
-  if (op == "aten::linear") {
-    auto w = tensor_at(1);
-    if (w.defined() && w.dim() == 2) k = w.size(1);
-  } else if (op == "aten::addmm") {
-    auto a = tensor_at(1);
-    if (a.defined() && a.dim() >= 1) k = a.size(-1);
-  } else if (op == "aten::matmul" || op == "aten::mm") {
-    auto a = tensor_at(0);
-    if (a.defined() && a.dim() >= 1) k = a.size(-1);
-  }
-  if (k > 0) {
-    layer.macs += out.numel() * k;
-    t->linear += out.numel() * k;
-  }
+  const int64_t m = out.numel() * frame.k;
+  layer.macs += m;
+  (frame.conv ? t->conv : t->linear) += m;
 }
 
 std::string short_type(const torch::nn::Module& m) {
