@@ -133,6 +133,7 @@ Runner add_train(CLI::App& app) {
   opt("--threads", c.threads, "threads", "CPU threads (0: all cores)");
   flag("--channels-last", c.channels_last, "channels_last", "Use the channels-last memory format");
   flag("--amp", c.amp, "amp", "bf16 autocast on CUDA (ignored on the CPU)");
+  opt("--workers", c.workers, "workers", "Data loader threads (-1: 4 on CUDA; on the CPU 1 with --augment, else 0)");
   opt("--augment", c.augment, "augment",
       "Training augmentation: crop=N,pad=P,pad_mode=zero|reflect,flip=P,erase=P (e.g. crop=32,pad=4,flip=0.5)");
   opt("--eval-batch-size", c.batch_eval, "eval_batch_size", "Batch size of the per-epoch validation");

@@ -132,6 +132,7 @@ const std::vector<Setting>& settings() {
       field("channels_last", Kind::Bool, &TrainConfig::channels_last),
       field("amp", Kind::Bool, &TrainConfig::amp),
       field("augment", Kind::String, &TrainConfig::augment),
+      field("workers", Kind::Int, &TrainConfig::workers),
       field("eval_batch_size", Kind::Int, &TrainConfig::batch_eval),
       field("project", Kind::String, &TrainConfig::project),
       field("name", Kind::String, &TrainConfig::name),

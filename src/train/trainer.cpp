@@ -6,6 +6,7 @@
 #include <attncnn/train/metrics.h>
 #include <attncnn/train/trainer.h>
 #include <attncnn/train/perf.h>
+#include <attncnn/data/loader.h>
 #include <attncnn/data/transforms.h>
 
 #include <torch/torch.h>
@@ -121,40 +122,11 @@ void validate(TrainConfig& cfg) {
   if (!(cfg.fraction > 0 && cfg.fraction <= 1)) input_error("--fraction " + num(cfg.fraction) + ": expected (0, 1]");
   if (cfg.log_interval < 0) input_error("--log-interval " + std::to_string(cfg.log_interval) + ": expected 0 or more");
   if (cfg.max_steps < 0) input_error("max_steps " + std::to_string(cfg.max_steps) + ": expected 0 or more");
+  if (cfg.workers < -1) input_error("--workers " + std::to_string(cfg.workers) + ": expected -1 (auto) or more");
   if (cfg.threads < 0) input_error("--threads " + std::to_string(cfg.threads) + ": expected 0 (all cores) or more");
   if (cfg.out.empty()) input_error("train: no output folder given (--out)");
 }
 
-// ---- Batch assembly --------------------------------------------------------------------------------------------
-// The one place that turns a list of sample indices into a network-ready batch on the device. A data loader with
-// worker threads and augmentation replaces this function (and epoch_order) without touching the loop below.
-struct Batch {
-  torch::Tensor x;  ///< float N×C×H×W, normalised, on the device
-  torch::Tensor y;  ///< int64 N, on the device
-};
-
-Batch assemble_batch(const ImageSet& set, const torch::Tensor& indices, const CheckpointInfo& info,
-                     const torch::Device& device, bool channels_last, const Transform& tf, uint64_t seed,
-                     int64_t epoch) {
-  Batch b;
-  // Augmentation works on the uint8 batch; its random choices depend only on (seed, epoch, sample index).
-  auto images = tf.is_random() ? tf.apply(set.images, indices, seed, epoch, /*augment=*/true)
-                               : set.images.index_select(0, indices);
-  b.x = preprocess(images, info.mean, info.std, device);
-  if (channels_last) b.x = b.x.contiguous(at::MemoryFormat::ChannelsLast);
-  b.y = set.labels.index_select(0, indices).to(device);
-  return b;
-}
-
-// The sample order of an epoch depends only on (seed, epoch), so a resumed run sees the same batches.
-torch::Tensor epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
-  std::vector<int64_t> order(n);
-  for (int64_t i = 0; i < n; ++i) order[i] = i;
-  std::mt19937_64 rng(seed * 1000003ULL + static_cast<uint64_t>(epoch));
-  std::shuffle(order.begin(), order.end(), rng);
-  return torch::tensor(order, torch::kLong);
-}
-// -----------------------------------------------------------------------------------------------------------------
 
 // Remembers the first step whose loss was not finite. On the CPU it checks every step (reading a CPU scalar is
 // free); on a GPU it keeps the answer on the device and is read only when progress is read anyway.
@@ -455,6 +427,10 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
                   " is intact; try a lower --lr");
   };
 
+  // Workers overlap gathering and augmentation with the step. On the CPU the step already uses every core, so
+  // batches without random augmentation are made on this thread.
+  const int workers = cfg.workers >= 0 ? static_cast<int>(cfg.workers) : (device.is_cuda() ? 4 : (tf.is_random() ? 1 : 0));
+  Loader loader(train_set, LoaderOptions(cfg.batch_size).seed(cfg.seed).workers(workers).transform(tf).device(device));
   const auto label_opts = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(cfg.label_smoothing);
   int64_t step = st.step;
   NonFiniteWatch watch(device);
@@ -465,7 +441,13 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
     const bool continuing = epoch == first_epoch && st.batch > 0;
     const int64_t first_batch = continuing ? st.batch : 0;
     const double prior_seconds = continuing ? st.partial_seconds : 0.0;
-    auto order = epoch_order(n, cfg.seed, epoch);
+    // The loader's order and augmentation depend only on (seed, epoch): a run resumed mid-epoch regenerates the
+    // batches it already trained on and skips them.
+    loader.set_epoch(epoch);
+    for (int64_t k = 0; k < first_batch; ++k) {
+      Batch skipped;
+      loader.next(skipped);
+    }
 
     auto loss_sum = torch::full({}, continuing ? st.partial_loss_sum : 0.0,
                                 torch::TensorOptions().dtype(torch::kDouble).device(device));
@@ -494,24 +476,27 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
         result.train_seconds = seconds_since(t_start);
         return result;
       }
-      const int64_t i0 = b * cfg.batch_size, i1 = std::min(n, i0 + cfg.batch_size);
-      const Batch batch =
-          assemble_batch(train_set, order.slice(0, i0, i1), info, device, cfg.channels_last, tf, cfg.seed, epoch);
+      Batch batch;
+      if (!loader.next(batch))
+        runtime_error("data loader ended after " + std::to_string(b) + " of " + std::to_string(steps_per_epoch) +
+                      " batches of epoch " + std::to_string(epoch));
+      if (cfg.channels_last) batch.images = batch.images.contiguous(at::MemoryFormat::ChannelsLast);
+      const int64_t i0 = 0, i1 = batch.labels.size(0);
       lr = scheduled_lr(cfg, step, steps_per_epoch, total_steps);
       for (auto& g : optimizer->param_groups()) g.options().set_lr(lr);
       optimizer->zero_grad();
       torch::Tensor logits, loss;
       {
         AutocastGuard autocast(cfg.amp, device);
-        logits = model->forward(batch.x);
-        loss = torch::nn::functional::cross_entropy(logits, batch.y, label_opts);
+        logits = model->forward(batch.images);
+        loss = torch::nn::functional::cross_entropy(logits, batch.labels, label_opts);
       }
       loss.backward();
       optimizer->step();
       ++step;
       watch.record(loss, step);
       loss_sum += loss.detach().to(torch::kDouble) * (i1 - i0);
-      correct += logits.detach().argmax(1).eq(batch.y).sum();
+      correct += logits.detach().argmax(1).eq(batch.labels).sum();
       seen += i1 - i0;
       if (device.is_cpu()) {
         const int64_t bad = watch.first();
