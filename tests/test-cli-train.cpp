@@ -18,27 +18,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_run.h"
+
 using namespace attncnn;
 
 namespace {
 const std::string kTmp = ATTNCNN_TEST_TMP;
 
-struct Run {
-  int code;
-  std::string out;
-};
-Run run(const std::string& args) {
-  const std::string cmd = std::string(ATTNCNN_CLI) + " " + args + " 2>&1";
-  Run r{-1, ""};
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
 bool exists(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0;
@@ -159,7 +145,7 @@ TEST(CliTrain, UsageAndInputErrorsExitTwoNamingTheCulprit) {
       {"eval --weights " + kTmp + "/clitrain_none.safetensors", "clitrain_none.safetensors"},
   };
   for (const auto& c : cases) {
-    auto r = run(c.args);
+    auto r = run_cli(c.args);
     EXPECT_EQ(r.code, 2) << c.args << "\n" << r.out;
     EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.args << "\n" << r.out;
   }
@@ -174,7 +160,7 @@ TEST(CliTrain, ConfigFileUnderFlagsOverDefaults) {
             "model_opt: {width: 4, width3: 8}\nquiet: true\n");
   write_all(out + ".json", R"({"epochs": 1, "fraction": 0.1, "optimizer": "sgd", "momentum": 0.8})");
   // Flags: --batch-size beats the file's 32; --model-opt beats the file's widths.
-  auto r = run("train " + tiny() + " --config " + out + ".yaml --batch-size 16 --out " + out + "/yaml");
+  auto r = run_cli("train " + tiny() + " --config " + out + ".yaml --batch-size 16 --out " + out + "/yaml");
   ASSERT_EQ(r.code, 0) << r.out;
   auto args = nlohmann::json::parse(read_all(out + "/yaml/args.json"));
   EXPECT_EQ(args["batch_size"], 16);                   // flag over file
@@ -186,14 +172,14 @@ TEST(CliTrain, ConfigFileUnderFlagsOverDefaults) {
   EXPECT_EQ(args["threads"], 1);
   EXPECT_EQ(args["deterministic"], true);
   EXPECT_EQ(r.out.find("epoch 1/1 "), std::string::npos) << "quiet: true from the file: " << r.out;
-  r = run("train " + tiny() + " --config " + out + ".json --momentum 0.7 --log-interval 0 --out " + out + "/json");
+  r = run_cli("train " + tiny() + " --config " + out + ".json --momentum 0.7 --log-interval 0 --out " + out + "/json");
   ASSERT_EQ(r.code, 0) << r.out;
   args = nlohmann::json::parse(read_all(out + "/json/args.json"));
   EXPECT_EQ(args["optimizer"], "sgd");
   EXPECT_DOUBLE_EQ(args["momentum"].get<double>(), 0.7);
   EXPECT_EQ(args["batch_size"], 64);
   // A run's args.json is itself a valid --config.
-  r = run("train --config " + out + "/json/args.json --epochs 0");
+  r = run_cli("train --config " + out + "/json/args.json --epochs 0");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("--epochs 0"), std::string::npos) << r.out;
 }
@@ -212,23 +198,23 @@ TEST(CliTrain, CtrlCSavesAResumableCheckpointAndExits130) {
   auto st = load_training_state(cut + "/weights/last.state.safetensors");
   EXPECT_EQ(st.step, info.step);
   // --resume with the run folder alone: every other setting comes from its args.json.
-  auto resumed = run("train --resume " + cut + " --log-interval 0");
+  auto resumed = run_cli("train --resume " + cut + " --log-interval 0");
   ASSERT_EQ(resumed.code, 0) << resumed.out;
   EXPECT_NE(resumed.out.find("resuming " + cut + " at epoch"), std::string::npos) << resumed.out;
-  auto uninterrupted = run(common + "--log-interval 0 --out " + full);
+  auto uninterrupted = run_cli(common + "--log-interval 0 --out " + full);
   ASSERT_EQ(uninterrupted.code, 0) << uninterrupted.out;
   expect_same_weights(full + "/weights/last.safetensors", cut + "/weights/last.safetensors");
   const std::string jl = read_all(cut + "/metrics.jsonl");
   EXPECT_EQ(std::count(jl.begin(), jl.end(), '\n'), 2) << jl;
   // Nothing left to do: exit 2 with the reason.
-  auto again = run("train --resume " + cut + "/weights/last.safetensors");
+  auto again = run_cli("train --resume " + cut + "/weights/last.safetensors");
   EXPECT_EQ(again.code, 2) << again.out;
   EXPECT_NE(again.out.find("nothing to resume"), std::string::npos) << again.out;
   // SIGTERM behaves like Ctrl-C; --resume alone finds the run through --out.
   const std::string term = fresh("sigterm");
   r = run_and_signal(common + "--log-interval 1 --out " + term, "epoch 1/2 1/", SIGTERM);
   EXPECT_EQ(r.code, 130) << r.out;
-  auto resumed2 = run("train --resume --out " + term + " --quiet");
+  auto resumed2 = run_cli("train --resume --out " + term + " --quiet");
   EXPECT_EQ(resumed2.code, 0) << resumed2.out;
   expect_same_weights(full + "/weights/last.safetensors", term + "/weights/last.safetensors");
 }
@@ -236,7 +222,7 @@ TEST(CliTrain, CtrlCSavesAResumableCheckpointAndExits130) {
 TEST(CliTrain, NonFiniteLossExitsOneNamingTheStep) {
   if (!exists(ATTNCNN_FASHION_MNIST_DIR)) GTEST_SKIP() << "Fashion-MNIST not installed";
   const std::string out = fresh("nan");
-  auto r = run("train " + tiny() + " --fraction 0.1 --lr 1e30 --out " + out);
+  auto r = run_cli("train " + tiny() + " --fraction 0.1 --lr 1e30 --out " + out);
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("non-finite training loss at step "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("(none yet)"), std::string::npos) << r.out;
@@ -247,7 +233,7 @@ TEST(CliTrain, RunFolderFilesAndEvalReport) {
   if (!exists(ATTNCNN_FASHION_MNIST_DIR)) GTEST_SKIP() << "Fashion-MNIST not installed";
   const std::string project = fresh("project");
   const std::string args = "train " + tiny() + " --fraction 0.2 --epochs 2 --quiet --project " + project;
-  auto r = run(args);
+  auto r = run_cli(args);
   ASSERT_EQ(r.code, 0) << r.out;
   const std::string out = project + "/exp";
   for (const char* f : {"/args.json", "/results.csv", "/metrics.jsonl", "/curves.svg", "/weights/last.safetensors",
@@ -262,13 +248,13 @@ TEST(CliTrain, RunFolderFilesAndEvalReport) {
     EXPECT_TRUE(e2.contains(k)) << k;
   EXPECT_EQ(read_all(out + "/curves.svg").rfind("<?xml", 0), 0u);
   // --resume alone picks the latest run under --project; it is finished, so nothing to do.
-  auto again = run("train --resume --project " + project);
+  auto again = run_cli("train --resume --project " + project);
   EXPECT_EQ(again.code, 2) << again.out;
   EXPECT_NE(again.out.find("nothing to resume"), std::string::npos) << again.out;
 
   const std::string save = project + "/eval";
   // On the full test split: every class has 1,000 test images.
-  auto e = run("eval --threads 1 --weights " + out + "/weights/best.safetensors --save-dir " + save +
+  auto e = run_cli("eval --threads 1 --weights " + out + "/weights/best.safetensors --save-dir " + save +
                " --data fashion-mnist:" ATTNCNN_FASHION_MNIST_DIR);
   ASSERT_EQ(e.code, 0) << e.out;
   EXPECT_NE(e.out.find("confusion matrix"), std::string::npos) << e.out;
@@ -290,14 +276,14 @@ TEST(CliTrain, RunFolderFilesAndEvalReport) {
     all += row;
   }
   EXPECT_EQ(all, 10000);
-  auto j = run("eval --threads 1 --json --split train --weights " + out + "/weights/last.safetensors");
+  auto j = run_cli("eval --threads 1 --json --split train --weights " + out + "/weights/last.safetensors");
   ASSERT_EQ(j.code, 0) << j.out;
   auto ej = nlohmann::json::parse(j.out);
   EXPECT_EQ(ej["count"], 6000);  // the checkpoint's own dataset: the small copy
   EXPECT_EQ(ej["per_class"].size(), 10u);
   EXPECT_EQ(ej["confusion"].size(), 10u);
   EXPECT_GT(ej["top5"].get<double>(), ej["top1"].get<double>());
-  auto bad = run("eval --split val --weights " + out + "/weights/last.safetensors");
+  auto bad = run_cli("eval --split val --weights " + out + "/weights/last.safetensors");
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.out.find("--split val"), std::string::npos) << bad.out;
 }

@@ -9,23 +9,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "cli_run.h"
+
 namespace {
-struct Run {
-  int code;
-  std::string out;
-};
-Run run(const std::string& args) {
-  const std::string cmd = std::string(ATTNCNN_CLI) + " " + args + " 2>&1";
-  Run r{-1, ""};
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
 bool exists(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0;
@@ -34,37 +20,37 @@ const std::string kTmp = ATTNCNN_TEST_TMP;
 }  // namespace
 
 TEST(Cli, VersionHelpAndList) {
-  auto v = run("--version");
+  auto v = run_cli("--version");
   EXPECT_EQ(v.code, 0);
   EXPECT_NE(v.out.find("attncnn 0."), std::string::npos) << v.out;
-  auto h = run("--help");
+  auto h = run_cli("--help");
   EXPECT_EQ(h.code, 0);
   EXPECT_NE(h.out.find("train"), std::string::npos);
-  EXPECT_EQ(run("train --help").code, 0);
-  auto l = run("list");
+  EXPECT_EQ(run_cli("train --help").code, 0);
+  auto l = run_cli("list");
   EXPECT_EQ(l.code, 0);
   for (const char* name : {"sgate", "attnpool", "seed_net", "fashion-mnist"})
     EXPECT_NE(l.out.find(name), std::string::npos) << name;
 }
 
 TEST(Cli, UsageErrorsExitTwo) {
-  EXPECT_EQ(run("").code, 2);
-  EXPECT_EQ(run("frobnicate").code, 2);
-  EXPECT_EQ(run("train --epochs notanumber").code, 2);
-  auto r = run("train --attn sgatee --out " + kTmp + "/cli_bad");
+  EXPECT_EQ(run_cli("").code, 2);
+  EXPECT_EQ(run_cli("frobnicate").code, 2);
+  EXPECT_EQ(run_cli("train --epochs notanumber").code, 2);
+  auto r = run_cli("train --attn sgatee --out " + kTmp + "/cli_bad");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("sgatee"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("valid names"), std::string::npos) << r.out;
-  r = run("train --epochs 0 --out " + kTmp + "/cli_bad");
+  r = run_cli("train --epochs 0 --out " + kTmp + "/cli_bad");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("--epochs 0"), std::string::npos) << r.out;
-  r = run("eval --weights " + kTmp + "/does_not_exist.safetensors");
+  r = run_cli("eval --weights " + kTmp + "/does_not_exist.safetensors");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("does_not_exist.safetensors"), std::string::npos) << r.out;
 }
 
 TEST(Cli, MissingDatasetTellsHowToGetIt) {
-  auto r = run("train --data fashion-mnist:/nonexistent/fashion --out " + kTmp + "/cli_missing");
+  auto r = run_cli("train --data fashion-mnist:/nonexistent/fashion --out " + kTmp + "/cli_missing");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("apt-get install dataset-fashion-mnist"), std::string::npos) << r.out;
 }
@@ -74,7 +60,7 @@ TEST(Cli, TrainThenEvalOnFashionMnistSlice) {
   const std::string out = kTmp + "/cli_train";
   std::system(("rm -rf '" + out + "'").c_str());
   // A narrow seed_net on 2% of the training split: a few seconds on one thread, far above chance (10%).
-  auto r = run("train --data fashion-mnist:" ATTNCNN_FASHION_MNIST_DIR " --fraction 0.03 --epochs 2 --threads 1 --device cpu "
+  auto r = run_cli("train --data fashion-mnist:" ATTNCNN_FASHION_MNIST_DIR " --fraction 0.03 --epochs 2 --threads 1 --device cpu "
                "--model-opt width=8,width3=16 --batch-size 32 --lr 0.01 --out " + out);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("test accuracy"), std::string::npos) << r.out;
@@ -87,7 +73,7 @@ TEST(Cli, TrainThenEvalOnFashionMnistSlice) {
   std::getline(csv, row2);
   EXPECT_EQ(header.rfind("epoch,train_loss", 0), 0u);
   EXPECT_EQ(row2.rfind("2,", 0), 0u) << row2;
-  auto e = run("eval --threads 1 --device cpu --json --weights " + out + "/weights/last.safetensors");
+  auto e = run_cli("eval --threads 1 --device cpu --json --weights " + out + "/weights/last.safetensors");
   ASSERT_EQ(e.code, 0) << e.out;
   const auto pos = e.out.find("\"top1\":");
   ASSERT_NE(pos, std::string::npos) << e.out;

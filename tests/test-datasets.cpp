@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "cli_run.h"
+
 using namespace attncnn;
 
 namespace {
@@ -95,22 +97,6 @@ std::string cifar_records(const std::vector<std::vector<int>>& labels) {
   return out;
 }
 
-struct Run {
-  int code;
-  std::string out;
-};
-Run run_cli(const std::string& args) {
-  const std::string cmd = std::string(ATTNCNN_CLI) + " " + args + " 2>&1";
-  Run r{-1, ""};
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
 
 // A folder dataset: classes a (4 RGB PNGs of mixed sizes), b (3 JPEGs), c (3 gray PNGs) + files to ignore.
 std::string make_folder(const std::string& name) {

@@ -22,6 +22,8 @@
 #include <sstream>
 #include <sys/wait.h>
 
+#include "cli_run.h"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -115,22 +117,6 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-struct Run {
-  int code;
-  std::string out;
-};
-Run run_cli(const std::string& args) {
-  const std::string cmd = std::string(ATTNCNN_CLI) + " " + args + " 2>&1";
-  Run r{-1, ""};
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
 
 // A channel-only module (weights N×C, like squeeze-and-excitation) and a two-head spatial one, to check that
 // explain_maps handles every MapKind generically.

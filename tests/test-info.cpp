@@ -7,27 +7,13 @@
 #include <string>
 #include <sys/wait.h>
 
+#include "cli_run.h"
+
 namespace {
-struct Run {
-  int code;
-  std::string out;
-};
-Run run(const std::string& args, bool with_stderr = true) {
-  const std::string cmd = std::string(ATTNCNN_CLI) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  Run r{-1, ""};
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
 }  // namespace
 
 TEST(InfoCli, TextReportOfCifarResNet) {
-  auto r = run("info --model resnet20 --attn sgate --model-opt attn_stages=2,3");
+  auto r = run_cli("info --model resnet20 --attn sgate --model-opt attn_stages=2,3");
   ASSERT_EQ(r.code, 0) << r.out;
   // resnet20 (269,722) plus six sgates: 3 on 32 channels (32·32+32+32+1) and 3 on 64 (64·64+64+64+1).
   const int64_t params = 269722 + 3 * (32 * 32 + 32 + 32 + 1) + 3 * (64 * 64 + 64 + 64 + 1);
@@ -41,7 +27,7 @@ TEST(InfoCli, TextReportOfCifarResNet) {
 }
 
 TEST(InfoCli, JsonForResNet50At224) {
-  auto r = run("info --model resnet50 --json", /*with_stderr=*/false);
+  auto r = run_cli("info --model resnet50 --json", /*with_stderr=*/false);
   ASSERT_EQ(r.code, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["params"].get<int64_t>(), 25557032);
@@ -62,7 +48,7 @@ TEST(InfoCli, JsonForResNet50At224) {
 }
 
 TEST(InfoCli, AliasesInputAndClasses) {
-  auto r = run("info --model resnet26d --input 1x64x48 --num-classes 7 --json --no-layers", false);
+  auto r = run_cli("info --model resnet26d --input 1x64x48 --num-classes 7 --json --no-layers", false);
   ASSERT_EQ(r.code, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["config"]["name"], "resnet26");
@@ -70,7 +56,7 @@ TEST(InfoCli, AliasesInputAndClasses) {
   EXPECT_EQ(j["output"], nlohmann::json({1, 7}));
   EXPECT_EQ(j["input"], nlohmann::json({1, 64, 48}));
   EXPECT_TRUE(j["layers"].empty());
-  auto l = run("list");
+  auto l = run_cli("list");
   ASSERT_EQ(l.code, 0);
   for (const char* name : {"resnet20", "resnet110", "resnet50", "wrn28_10", "mobilenet_v2", "attention92",
                            "preact_resnet18", "seresnet50", "alias: resnet50 + attn se", "cbam_resnet20"})
@@ -78,14 +64,14 @@ TEST(InfoCli, AliasesInputAndClasses) {
 }
 
 TEST(InfoCli, ErrorsExitTwoAndNameTheValue) {
-  auto r = run("info --model resnet20 --input 3x32");
+  auto r = run_cli("info --model resnet20 --input 3x32");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("3x32"), std::string::npos) << r.out;
-  r = run("info --model resnet21");
+  r = run_cli("info --model resnet21");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("resnet21"), std::string::npos) << r.out;
-  r = run("info --model resnet20 --model-opt attn_stages=5 --attn sgate");
+  r = run_cli("info --model resnet20 --model-opt attn_stages=5 --attn sgate");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("attn_stages"), std::string::npos) << r.out;
-  EXPECT_EQ(run("info").code, 2);
+  EXPECT_EQ(run_cli("info").code, 2);
 }
