@@ -98,6 +98,12 @@ std::vector<ImageFile> expand_image_paths(const std::vector<std::string>& args) 
       for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
            it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (ec) break;
+        // Hidden files and folders (".name") are skipped, as folder datasets skip them.
+        const std::string name = it->path().filename().string();
+        if (!name.empty() && name[0] == '.') {
+          if (it->is_directory(ec)) it.disable_recursion_pending();
+          continue;
+        }
         if (it->is_regular_file(ec) && has_image_extension(it->path().string())) found.push_back(it->path());
       }
       if (ec) input_error(a + ": cannot list the folder (" + ec.message() + ")");
