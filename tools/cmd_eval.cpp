@@ -137,7 +137,18 @@ Runner add_eval(CLI::App& app) {
     const auto device = resolve_device(o->device);
     model->to(device);
     const std::string spec = o->data.empty() ? info.dataset : o->data;
-    auto ds = load_dataset(spec);
+    // Folder datasets are rebuilt with the options the model was trained with (split, size, channels).
+    DatasetOptions data_opts;
+    data_opts.channels = info.input[0];
+    data_opts.image_size = info.input[1];
+    if (!info.dataset_options.empty()) {
+      const auto j = nlohmann::json::parse(info.dataset_options, nullptr, /*allow_exceptions=*/false);
+      if (j.is_object()) {
+        data_opts.val_split = j.value("val_split", data_opts.val_split);
+        data_opts.skip_bad = j.value("skip_bad", data_opts.skip_bad);
+      }
+    }
+    auto ds = load_dataset(spec, data_opts);
     const ImageSet& set = o->split == "test" ? ds.test : ds.train;
     if (set.images.size(1) != info.input[0])
       input_error("--data " + spec + ": images have " + std::to_string(set.images.size(1)) + " channel(s) but " +

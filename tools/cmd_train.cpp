@@ -133,6 +133,10 @@ Runner add_train(CLI::App& app) {
   opt("--threads", c.threads, "threads", "CPU threads (0: all cores)");
   flag("--channels-last", c.channels_last, "channels_last", "Use the channels-last memory format");
   flag("--amp", c.amp, "amp", "bf16 autocast on CUDA (ignored on the CPU)");
+  opt("--val-split", c.val_split, "val_split",
+      "folder datasets without train/val subfolders: seeded share of each class held out for validation");
+  opt("--image-size", c.image_size, "image_size", "folder datasets: resize and centre-crop images to this side");
+  flag("--skip-bad", c.skip_bad, "skip_bad", "folder datasets: skip unreadable images (counted) instead of failing");
   opt("--workers", c.workers, "workers", "Data loader threads (-1: 4 on CUDA; on the CPU 1 with --augment, else 0)");
   opt("--augment", c.augment, "augment",
       "Training augmentation: crop=N,pad=P,pad_mode=zero|reflect,flip=P,erase=P (e.g. crop=32,pad=4,flip=0.5)");

@@ -70,6 +70,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const Ch
   meta["mean"] = nlohmann::json(info.mean).dump();
   meta["std"] = nlohmann::json(info.std).dump();
   if (!info.transform.empty()) meta["transform"] = info.transform;
+  if (!info.dataset_options.empty()) meta["dataset_options"] = info.dataset_options;
   meta["epoch"] = std::to_string(info.epoch);
   meta["step"] = std::to_string(info.step);
   meta["metrics"] = nlohmann::json(info.metrics).dump();
@@ -95,6 +96,7 @@ CheckpointInfo info_from_metadata(const std::map<std::string, std::string>& meta
                 std::to_string(kCheckpointVersion) + ")");
   CheckpointInfo info;
   if (meta.count("transform")) info.transform = meta.at("transform");
+  if (meta.count("dataset_options")) info.dataset_options = meta.at("dataset_options");
   info.model = ModelConfig::from_json(get("model"));
   info.dataset = get("dataset");
   try {

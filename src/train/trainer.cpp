@@ -10,6 +10,7 @@
 #include <attncnn/data/transforms.h>
 
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -298,7 +299,11 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
   torch::manual_seed(cfg.seed);
   const torch::Device device = resolve_device(cfg.device);
 
-  Dataset ds = load_dataset(cfg.data);
+  DatasetOptions data_opts;
+  data_opts.val_split = cfg.val_split;
+  data_opts.image_size = cfg.image_size;
+  data_opts.skip_bad = cfg.skip_bad;
+  Dataset ds = load_dataset(cfg.data, data_opts);
   ImageSet train_set = cfg.fraction < 1.0 ? subset(ds.train, cfg.fraction, cfg.seed) : ds.train;
   const auto stats = channel_stats(ds.train.images);
 
@@ -331,6 +336,11 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
     input_error("--augment " + cfg.augment + ": the crop must keep the " + std::to_string(ds.height()) + "x" +
                 std::to_string(ds.width()) + " image size (crop=" + std::to_string(ds.height()) + " with padding)");
   info.transform = tf.to_json();
+  info.dataset_options = nlohmann::json{{"val_split", data_opts.val_split},
+                                        {"image_size", data_opts.image_size},
+                                        {"channels", ds.channels()},
+                                        {"skip_bad", data_opts.skip_bad}}
+                             .dump();
 
   const int64_t n = train_set.size();
   const int64_t steps_per_epoch = (n + cfg.batch_size - 1) / cfg.batch_size;

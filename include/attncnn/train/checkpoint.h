@@ -34,6 +34,7 @@ struct CheckpointInfo {
   int64_t epoch = 0;                    ///< epochs completed when written
   int64_t step = 0;                     ///< optimizer steps taken when written (0 in files without it)
   std::map<std::string, double> metrics;
+  std::string dataset_options;          ///< folder-dataset options as JSON (val_split, image_size, channels, skip_bad)
   std::string transform;                ///< training transform as JSON (Transform::to_json); may be empty
 };
 

@@ -53,6 +53,9 @@ struct TrainConfig {
   bool quiet = false;
   bool channels_last = false;
   bool amp = false;                 ///< bf16 autocast on CUDA
+  double val_split = 0.2;           ///< folder datasets without train/val subfolders: held-out share per class
+  int64_t image_size = 64;          ///< folder datasets: images resized and centre-cropped to this side
+  bool skip_bad = false;            ///< folder datasets: skip unreadable images instead of failing
   int64_t workers = -1;             ///< loader threads; -1: 4 on CUDA, on the CPU 1 with augmentation else 0
   std::string augment;              ///< training augmentation, a Transform spec ("crop=28,pad=2,flip=0.5"; "" none)
   bool live = false;                ///< redraw one progress line in place (a terminal) instead of printing lines
