@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "cli_run.h"
+#include <attncnn/io/image.h>
 
 namespace {
 bool exists(const std::string& p) {
@@ -85,4 +86,35 @@ TEST(Cli, TrainThenEvalOnFashionMnistSlice) {
   std::string field;
   for (int i = 0; i < 5; ++i) std::getline(ss, field, ',');
   EXPECT_NEAR(std::stod(field), top1, 0.011) << row2;
+}
+
+TEST(Cli, FolderDatasetOptionsAreRecordedAndRepeatedByEval) {
+  // Three classes of 20×20 PNGs, told apart by colour. Training with --image-size 16 --val-split 0.25 holds out one
+  // image per class; eval must rebuild the same 16×16 split from the checkpoint alone.
+  const std::string dir = kTmp + "/cli_folder", out = kTmp + "/cli_folder_run";
+  std::system(("rm -rf '" + dir + "' '" + out + "'").c_str());
+  for (int c = 0; c < 3; ++c) {
+    const std::string cls = dir + "/class" + std::to_string(c);
+    std::system(("mkdir -p '" + cls + "'").c_str());
+    for (int i = 0; i < 4; ++i) {
+      attncnn::Image img;
+      img.width = img.height = 20;
+      img.channels = 3;
+      img.pixels.assign(20 * 20 * 3, 0);
+      for (int p = 0; p < 20 * 20; ++p) img.pixels[p * 3 + c] = static_cast<uint8_t>(150 + 20 * i + (p % 7));
+      attncnn::write_png(cls + "/" + std::to_string(i) + ".png", img);
+    }
+  }
+  auto r = run_cli("train --data folder:" + dir + " --image-size 16 --val-split 0.25 --model-opt width=8,width3=16 "
+                   "--epochs 1 --batch-size 3 --threads 1 --device cpu --out " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("on 3 test images"), std::string::npos) << r.out;
+  auto e = run_cli("eval --threads 1 --device cpu --json --weights " + out + "/weights/last.safetensors", false);
+  ASSERT_EQ(e.code, 0) << e.out;
+  EXPECT_NE(e.out.find("\"count\": 3"), std::string::npos) << e.out;
+  // The resolved settings record the folder options.
+  std::ifstream args(out + "/args.json");
+  std::stringstream ss;
+  ss << args.rdbuf();
+  EXPECT_NE(ss.str().find("\"image_size\": 16"), std::string::npos) << ss.str();
 }
