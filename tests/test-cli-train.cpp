@@ -20,6 +20,8 @@
 
 #include "cli_run.h"
 
+#include "fashion_small.h"
+
 using namespace attncnn;
 
 namespace {
@@ -43,36 +45,6 @@ std::string fresh(const std::string& name) {
   const std::string p = kTmp + "/clitrain_" + name;
   std::system(("rm -rf '" + p + "' && mkdir -p '" + kTmp + "'").c_str());
   return p;
-}
-// A small copy of Fashion-MNIST (its first 6,000 training and 1,000 test images) in the idx format, so that each
-// run's per-epoch validation is cheap. Processes that write it at the same time write the same bytes atomically.
-std::string be32(uint32_t v) {
-  std::string s(4, '\0');
-  for (int i = 0; i < 4; ++i) s[i] = static_cast<char>((v >> (24 - 8 * i)) & 0xff);
-  return s;
-}
-std::string idx_bytes(const torch::Tensor& t, bool images) {
-  auto c = t.to(torch::kUInt8).contiguous();
-  std::string s = be32(images ? 0x803 : 0x801) + be32(static_cast<uint32_t>(c.size(0)));
-  if (images) s += be32(static_cast<uint32_t>(c.size(2))) + be32(static_cast<uint32_t>(c.size(3)));
-  s.append(reinterpret_cast<const char*>(c.data_ptr<uint8_t>()), static_cast<size_t>(c.numel()));
-  return s;
-}
-std::string small_fashion() {
-  static const std::string dir = [] {
-    const std::string d = std::string(ATTNCNN_TEST_TMP) + "/fashion_small";
-    std::system(("mkdir -p '" + d + "'").c_str());
-    struct stat st {};
-    if (::stat((d + "/t10k-labels-idx1-ubyte").c_str(), &st) != 0) {
-      auto ds = load_dataset(std::string("fashion-mnist:") + ATTNCNN_FASHION_MNIST_DIR);
-      atomic_write(d + "/train-images-idx3-ubyte", idx_bytes(ds.train.images.slice(0, 0, 6000), true));
-      atomic_write(d + "/train-labels-idx1-ubyte", idx_bytes(ds.train.labels.slice(0, 0, 6000), false));
-      atomic_write(d + "/t10k-images-idx3-ubyte", idx_bytes(ds.test.images.slice(0, 0, 1000), true));
-      atomic_write(d + "/t10k-labels-idx1-ubyte", idx_bytes(ds.test.labels.slice(0, 0, 1000), false));
-    }
-    return d;
-  }();
-  return dir;
 }
 
 // A narrow seed_net on one thread, deterministic, on the small copy: seconds per run.

@@ -95,19 +95,6 @@ void print_report(std::ostream& out, const EvalResult& r, const CheckpointInfo& 
   }
 }
 
-void make_dir(const std::string& path) {
-  std::string cur;
-  std::stringstream ss(path);
-  std::string part;
-  if (!path.empty() && path[0] == '/') cur = "/";
-  while (std::getline(ss, part, '/')) {
-    if (part.empty()) continue;
-    cur += part + "/";
-    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-      runtime_error("--save-dir " + path + ": cannot create " + cur + " (" + std::strerror(errno) + ")");
-  }
-}
-
 }  // namespace
 
 Runner add_eval(CLI::App& app) {
@@ -164,7 +151,11 @@ Runner add_eval(CLI::App& app) {
     j["split"] = o->split;
     j["epoch"] = info.epoch;
     if (!o->save_dir.empty()) {
-      make_dir(o->save_dir);
+      try {
+        make_dirs(o->save_dir);
+      } catch (const Error& e) {
+        runtime_error("--save-dir " + o->save_dir + ": " + e.what());
+      }
       atomic_write(o->save_dir + "/confusion.csv", confusion_csv(r, info.class_names));
       std::string per = "class,name,correct,total,top1\n";
       for (size_t k = 0; k < r.class_total.size(); ++k) {

@@ -109,20 +109,32 @@ std::vector<std::string> model_names() {
   return out;
 }
 
-void check_model_config(const ModelConfig& cfg) {
-  // Resolves the model entry and checks head and model options (the same checks create_model runs first).
+namespace {
+// The registry entry for cfg.name; throws (input error) listing the valid names.
+ModelEntry find_entry(const std::string& name) {
   ensure_builtins();
-  {
-    std::lock_guard<std::recursive_mutex> lock(table_mutex());
-    if (!table().count(cfg.name)) {
-      std::string valid;
-      for (const auto& kv : table()) valid += (valid.empty() ? "" : ", ") + kv.first;
-      input_error("unknown model '" + cfg.name + "'; valid models: " + valid);
-    }
-    cfg.model_params.check_keys(table().at(cfg.name).options, "model '" + cfg.name + "'");
+  std::lock_guard<std::recursive_mutex> lock(table_mutex());
+  auto it = table().find(name);
+  if (it == table().end()) {
+    std::string valid;
+    for (const auto& kv : table()) valid += (valid.empty() ? "" : ", ") + kv.first;
+    input_error("unknown model '" + name + "'; valid models: " + valid);
   }
+  return it->second;
+}
+
+// Checks the classifier head and the model's own option keys against its entry.
+void check_head_and_options(const ModelConfig& cfg, const ModelEntry& entry) {
   if (cfg.head != "avg" && cfg.head != "attnpool")
     input_error("model '" + cfg.name + "': head '" + cfg.head + "': expected avg or attnpool");
+  if (cfg.head == "avg" && !cfg.head_params.empty())
+    input_error("model '" + cfg.name + "': head avg takes no options, got '" + cfg.head_params.to_string() + "'");
+  cfg.model_params.check_keys(entry.options, "model '" + cfg.name + "'");
+}
+}  // namespace
+
+void check_model_config(const ModelConfig& cfg) {
+  check_head_and_options(cfg, find_entry(cfg.name));
   if (cfg.attn != "none" && !cfg.attn.empty()) {
     const auto& e = attention_entry(cfg.attn);
     cfg.attn_params.check_keys(e.options, "attention '" + cfg.attn + "'");
@@ -133,27 +145,12 @@ void check_model_config(const ModelConfig& cfg) {
 }
 
 Model create_model(const ModelConfig& cfg) {
-  ensure_builtins();
-  ModelEntry entry;
-  {
-    std::lock_guard<std::recursive_mutex> lock(table_mutex());
-    auto it = table().find(cfg.name);
-    if (it == table().end()) {
-      std::string valid;
-      for (const auto& kv : table()) valid += (valid.empty() ? "" : ", ") + kv.first;
-      input_error("unknown model '" + cfg.name + "'; valid models: " + valid);
-    }
-    entry = it->second;
-  }
+  const ModelEntry entry = find_entry(cfg.name);
   if (cfg.in_channels <= 0)
     input_error("model '" + cfg.name + "': in_channels=" + std::to_string(cfg.in_channels) + ": expected >= 1");
   if (cfg.num_classes <= 0)
     input_error("model '" + cfg.name + "': num_classes=" + std::to_string(cfg.num_classes) + ": expected >= 1");
-  if (cfg.head != "avg" && cfg.head != "attnpool")
-    input_error("model '" + cfg.name + "': head '" + cfg.head + "': expected avg or attnpool");
-  if (cfg.head == "avg" && !cfg.head_params.empty())
-    input_error("model '" + cfg.name + "': head avg takes no options, got '" + cfg.head_params.to_string() + "'");
-  cfg.model_params.check_keys(entry.options, "model '" + cfg.name + "'");
+  check_head_and_options(cfg, entry);
   return entry.factory(cfg);
 }
 

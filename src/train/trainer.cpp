@@ -39,19 +39,6 @@ bool exists(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0;
 }
 
-void make_dirs(const std::string& path) {
-  std::string cur;
-  std::stringstream ss(path);
-  std::string part;
-  if (!path.empty() && path[0] == '/') cur = "/";
-  while (std::getline(ss, part, '/')) {
-    if (part.empty()) continue;
-    cur += part + "/";
-    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-      runtime_error(cur + ": cannot create folder (" + std::strerror(errno) + ")");
-  }
-}
-
 std::string fmt(double v, int prec) {
   std::ostringstream o;
   o << std::fixed << std::setprecision(prec) << v;

@@ -36,4 +36,7 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& path)
 /// file beside it is written, flushed to disk, then renamed over `path`. Throws (runtime error) naming the path.
 void atomic_write(const std::string& path, const std::string& bytes);
 
+/// Creates the folder `path` and its missing parents. Throws (runtime error) naming the folder that failed.
+void make_dirs(const std::string& path);
+
 }  // namespace attncnn
