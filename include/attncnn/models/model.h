@@ -43,6 +43,10 @@ class ModelImpl : public torch::nn::Module {
   virtual torch::Tensor forward(const torch::Tensor& x) = 0;
   /// The configuration this model was built from.
   virtual const ModelConfig& config() const = 0;
+  /// Data-dependent initialisation before training starts (not on resume): `images` are normalised training
+  /// images (N×C×H×W float, on the model's device). The default does nothing; a model whose first layer is set
+  /// from the data (e.g. patch whitening) overrides it.
+  virtual void init_from_data(const torch::Tensor& images) {}
 };
 using Model = std::shared_ptr<ModelImpl>;
 
