@@ -2,13 +2,18 @@
 # Runs every GPU benchmark in one go on the GPU machine: attncnn's bench_train for each model and speed switch,
 # then the PyTorch peers (eager, torch.compile, timm) on the same machine. One JSON line per case goes to
 # OUTDIR/bench.jsonl; `python3 bench/make_report.py OUTDIR/bench.jsonl > docs/benchmarks.md` renders the tables.
-# Usage: scripts/bench-gpu.sh OUTDIR   (expects build-cuda/ from scripts/device-test.sh, or builds it)
+# Usage: scripts/bench-gpu.sh OUTDIR [PART...]   (expects build-cuda/ from scripts/device-test.sh, or builds it)
+# PARTs: ours (attncnn cases), eager (PyTorch eager peers), compile (torch.compile peers), all (default). Results are
+# appended, so the parts may run in separate calls into the same OUTDIR when one call's time limit is too short.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out=${1:?usage: scripts/bench-gpu.sh OUTDIR}
+out=${1:?usage: scripts/bench-gpu.sh OUTDIR [ours|eager|compile|all]...}
+shift
+parts=" ${*:-all} "
+want() { [[ $parts == *" all "* || $parts == *" $1 "* ]]; }
 mkdir -p "$out"
 res=$out/bench.jsonl
-: > "$res"
+touch "$res"
 if [[ ! -x build-cuda/bin/bench_train ]]; then
   prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
   cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" -DATTNCNN_BUILD_BENCH=ON \
@@ -30,6 +35,7 @@ peer() {  # label, then bench_peers.py arguments
   python3 bench/peers/bench_peers.py "$@" | sed "s/^{/{\"impl\":\"pytorch\",\"label\":\"$label\",/" >> "$res"
 }
 fast=(--amp --channels-last)
+if want ours; then
 # attncnn, bf16 + channels-last, with and without attention
 ours seed_net          --model seed_net --attn sgate --input 1x28x28 --batch 256 "${fast[@]}"
 ours seed_net_none     --model seed_net --attn none  --input 1x28x28 --batch 256 "${fast[@]}"
@@ -45,11 +51,16 @@ ours "resnet18_cbam tf32"             --model resnet18 --model-opt stem=cifar --
 ours "resnet18_cbam tf32+cl"          --model resnet18 --model-opt stem=cifar --attn cbam --input 3x32x32 --batch 512 --channels-last
 ours "resnet18_cbam bf16"             --model resnet18 --model-opt stem=cifar --attn cbam --input 3x32x32 --batch 512 --amp
 ours "resnet18_cbam bf16+cl no-autotune" --model resnet18 --model-opt stem=cifar --attn cbam --input 3x32x32 --batch 512 "${fast[@]}" --no-cudnn-benchmark
+fi
 # PyTorch peers, same batch, bf16 + channels-last
+if want eager; then
 for m in seed_net:256 seed_net_none:256 resnet20_se:512 resnet20:512 resnet18_cbam:512 resnet18_cifar:512 resnet50_se:256 resnet50:256; do
   peer "${m%%:*}" "${m%%:*}" "${m##*:}" --amp --channels-last
 done
-for m in seed_net:256 resnet20_se:512 resnet18_cbam:512 resnet50_se:256; do
+fi
+if want compile; then
+for m in resnet18_cbam:512 resnet50_se:256 resnet18_cifar:512 resnet50:256 seed_net:256 resnet20_se:512; do
   peer "${m%%:*}" "${m%%:*}" "${m##*:}" --amp --channels-last --compile
 done
+fi
 cat "$res"

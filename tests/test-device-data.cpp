@@ -90,3 +90,50 @@ TEST(DeviceBatches, CropsAreWindowsOfThePaddedImageAndFlipsMirror) {
   ASSERT_TRUE(again.next(x2, y2));
   EXPECT_FALSE(x2.cpu().round().to(torch::kLong).equal(x));
 }
+
+TEST(DeviceBatches, ReflectPaddingMirrorsTheImageAndSkipResumesTheEpoch) {
+  auto set = toy(16);
+  const std::vector<double> mean{0.0, 0.0}, std{1.0 / 255, 1.0 / 255};
+  DeviceBatchOptions opts;
+  opts.batch_size = 16;
+  opts.crop_padding = 2;
+  opts.reflect = true;
+  opts.hflip = true;
+  DeviceBatches db(set, test_device(), opts, mean, std);
+  db.start_epoch(5, 1);
+  torch::Tensor x, y;
+  ASSERT_TRUE(db.next(x, y));
+  x = x.cpu().round().to(torch::kLong);
+  // Mirrored padding never brings in zeros: channel 0 keeps its constant value everywhere.
+  EXPECT_GT(x.select(1, 0).min().item<int64_t>(), 0);
+  // Channel 1 (10..60 along x) reflected by 2 is 30,20,10,20,30,40,50,60,50,40: each row a window of it.
+  const std::vector<int64_t> padded{30, 20, 10, 20, 30, 40, 50, 60, 50, 40};
+  int shifted = 0;
+  for (int64_t k = 0; k < 16; ++k) {
+    bool ok = false;
+    for (int flip = 0; flip < 2 && !ok; ++flip)
+      for (int64_t off = 0; off <= 4 && !ok; ++off) {
+        bool match = true;
+        for (int64_t r = 0; r < 5; ++r)
+          for (int64_t cx = 0; cx < 6; ++cx)
+            if (x[k][1][r][cx].item<int64_t>() != (flip ? padded[off + 5 - cx] : padded[off + cx])) match = false;
+        if (match) ok = true, shifted += off != 2;
+      }
+    EXPECT_TRUE(ok) << "image " << k;
+  }
+  EXPECT_GT(shifted, 0);
+  // skip(n) lands where n calls of next() would.
+  DeviceBatchOptions small = opts;
+  small.batch_size = 4;
+  DeviceBatches a(set, test_device(), small, mean, std), b(set, test_device(), small, mean, std);
+  a.start_epoch(9, 4);
+  b.start_epoch(9, 4);
+  torch::Tensor xa, ya, xb, yb;
+  a.next(xa, ya);
+  a.next(xa, ya);
+  a.next(xa, ya);
+  b.skip(2);
+  b.next(xb, yb);
+  EXPECT_TRUE(xa.equal(xb));
+  EXPECT_TRUE(ya.equal(yb));
+}

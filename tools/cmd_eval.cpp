@@ -102,7 +102,7 @@ Runner add_eval(CLI::App& app) {
       "eval", "Evaluate a checkpoint: loss, top-1, top-5, per-class accuracy and the confusion matrix");
   struct Opts {
     std::string weights, data, split = "test", device = "auto", save_dir;
-    int64_t batch_size = 512;
+    int64_t batch_size = 512, tta = 0;
     int threads = 0;
     bool json = false;
   };
@@ -112,6 +112,8 @@ Runner add_eval(CLI::App& app) {
   cmd->add_option("--split", o->split, "test or train")->capture_default_str();
   cmd->add_option("--batch-size,-b", o->batch_size, "Batch size")->capture_default_str();
   cmd->add_option("--device", o->device, "auto, cpu or cuda[:N]")->capture_default_str();
+  cmd->add_option("--tta", o->tta, "Test-time augmentation: 0 none, 1 flip, 2 flip + 1-pixel shifts")
+      ->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->capture_default_str();
   cmd->add_option("--save-dir", o->save_dir, "Write confusion.csv, confusion.png, per_class.csv and eval.json into this folder");
   cmd->add_flag("--json", o->json, "Print the results as JSON");
@@ -119,6 +121,7 @@ Runner add_eval(CLI::App& app) {
     set_threads(o->threads);
     if (o->split != "test" && o->split != "train") input_error("--split " + o->split + ": expected test or train");
     if (o->batch_size < 1) input_error("--batch-size " + std::to_string(o->batch_size) + ": expected at least 1");
+    if (o->tta < 0 || o->tta > 2) input_error("--tta " + std::to_string(o->tta) + ": expected 0, 1 or 2");
     CheckpointInfo info;
     auto model = load_checkpoint(o->weights, &info);
     const auto device = resolve_device(o->device);
@@ -143,7 +146,7 @@ Runner add_eval(CLI::App& app) {
     if (ds.num_classes() != info.model.num_classes)
       input_error("--data " + spec + ": " + std::to_string(ds.num_classes()) + " classes but " + o->weights + " has " +
                   std::to_string(info.model.num_classes));
-    auto r = evaluate(*model, set, info.mean, info.std, o->batch_size, device);
+    auto r = evaluate(*model, set, info.mean, info.std, o->batch_size, device, o->tta);
 
     nlohmann::json j = result_json(r, info);
     j["weights"] = o->weights;

@@ -3,6 +3,7 @@
 #include <attncnn/error.h>
 #include <attncnn/train/config.h>
 #include <attncnn/train/interrupt.h>
+#include <attncnn/train/presets.h>
 #include <attncnn/train/trainer.h>
 
 #include <dirent.h>
@@ -83,7 +84,7 @@ Runner add_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a model; writes weights, metrics and charts to a run folder");
   struct Opts {
     TrainConfig flags;  // the command line's values; only those given override the layers below
-    std::string attn_opt, head_opt, model_opt, config, resume;
+    std::string attn_opt, head_opt, model_opt, config, resume, preset;
     std::vector<std::pair<CLI::Option*, std::string>> keyed;  // option → settings key
     CLI::Option* resume_opt = nullptr;
   };
@@ -99,6 +100,9 @@ Runner add_train(CLI::App& app) {
     o->keyed.emplace_back(x, key);
     return x;
   };
+  std::string preset_help = "Start from built-in settings (flags and --config win over them):";
+  for (const auto& p : train_presets()) preset_help += "\n  " + p.name + ": " + p.summary;
+  cmd->add_option("--preset", o->preset, preset_help);
   cmd->add_option("--config", o->config,
                   "Settings file (JSON, or YAML: .yaml/.yml); keys as in args.json. Flags given here win over it");
   o->resume_opt = cmd->add_option("--resume", o->resume,
@@ -120,7 +124,7 @@ Runner add_train(CLI::App& app) {
   opt("--momentum", c.momentum, "momentum", "SGD momentum");
   flag("--nesterov,!--no-nesterov", c.nesterov, "nesterov", "SGD: Nesterov momentum (default on)");
   opt("--weight-decay", c.weight_decay, "weight_decay", "Weight decay (not applied to norms and biases)");
-  opt("--schedule", c.schedule, "schedule", "Learning-rate schedule: cosine, step, onecycle or constant");
+  opt("--schedule", c.schedule, "schedule", "Learning-rate schedule: cosine, linear, step, onecycle or constant");
   opt("--warmup-epochs", c.warmup_epochs, "warmup_epochs",
       "Linear warmup in epochs (fractions allowed); onecycle: length of its rising phase (0: 30% of the run)");
   opt("--step-epochs", c.step_epochs, "step_epochs", "step schedule: epochs between decays");
@@ -140,6 +144,13 @@ Runner add_train(CLI::App& app) {
   opt("--workers", c.workers, "workers", "Data loader threads (-1: 4 on CUDA; on the CPU 1 with --augment, else 0)");
   opt("--augment", c.augment, "augment",
       "Training augmentation: crop=N,pad=P,pad_mode=zero|reflect,flip=P,erase=P (e.g. crop=32,pad=4,flip=0.5)");
+  opt("--device-data", c.device_data, "device_data",
+      "Hold the training set on the device and augment batches there: auto (CUDA, when --augment allows), on, off");
+  flag("--cuda-graph", c.cuda_graph, "cuda_graph",
+       "Capture forward, loss and backward as one CUDA graph (full batches only: the last partial batch is dropped)");
+  opt("--bias-lr-scale", c.bias_lr_scale, "bias_lr_scale", "Learning-rate factor for norm weights and biases");
+  opt("--eval-every", c.eval_every, "eval_every", "Evaluate every N epochs (0: after the last epoch only)");
+  opt("--tta", c.tta, "tta", "Test-time augmentation of the evaluation: 0 none, 1 flip, 2 flip + 1-pixel shifts");
   opt("--eval-batch-size", c.batch_eval, "eval_batch_size", "Batch size of the per-epoch validation");
   opt("--project", c.project, "project", "Parent folder of run folders");
   opt("--name", c.name, "name", "Run folder name (numbered exp, exp2, ... unless --exist-ok)");
@@ -180,6 +191,10 @@ Runner add_train(CLI::App& app) {
       std::tie(run, weights) = resume_target(target);
       if (is_file(run + "/args.json"))
         apply_train_settings(cfg, read_settings_file(run + "/args.json"), run + "/args.json");
+    }
+    if (!o->preset.empty()) {
+      if (resume) input_error("--preset with --resume: a resumed run keeps its own settings (its args.json)");
+      apply_train_settings(cfg, find_train_preset(o->preset).settings, "preset " + o->preset);
     }
     if (!o->config.empty()) apply_train_settings(cfg, read_settings_file(o->config), o->config);
     apply_train_settings(cfg, given.dump(), "command line");

@@ -143,6 +143,12 @@ const std::vector<Setting>& settings() {
       field("out", Kind::String, &TrainConfig::out),
       field("log_interval", Kind::Int, &TrainConfig::log_interval),
       field("quiet", Kind::Bool, &TrainConfig::quiet),
+      field("device_data", Kind::String, &TrainConfig::device_data),
+      field("cuda_graph", Kind::Bool, &TrainConfig::cuda_graph),
+      field("bias_lr_scale", Kind::Number, &TrainConfig::bias_lr_scale),
+      field("eval_every", Kind::Int, &TrainConfig::eval_every),
+      field("tta", Kind::Int, &TrainConfig::tta),
+      field("preset", Kind::String, &TrainConfig::preset),
   };
   return s;
 }

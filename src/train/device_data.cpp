@@ -10,6 +10,10 @@ DeviceBatches::DeviceBatches(const ImageSet& set, const torch::Device& device, c
     : opts_(opts) {
   if (opts.batch_size < 1) input_error("batch size " + std::to_string(opts.batch_size) + ": expected at least 1");
   if (opts.crop_padding < 0) input_error("crop padding " + std::to_string(opts.crop_padding) + ": expected >= 0");
+  if (opts.reflect && (opts.crop_padding >= set.images.size(2) || opts.crop_padding >= set.images.size(3)))
+    input_error("reflect padding " + std::to_string(opts.crop_padding) + ": expected less than the image side");
+  if (!(opts.flip_prob >= 0 && opts.flip_prob <= 1))
+    input_error("flip probability " + std::to_string(opts.flip_prob) + ": expected [0, 1]");
   images_ = set.images.to(device);
   labels_ = set.labels.to(device);
   const int64_t c = images_.size(1);
@@ -38,9 +42,11 @@ void DeviceBatches::start_epoch(uint64_t seed, int64_t epoch) {
     crop_y_ = torch::randint(0, 2 * p + 1, {n}, gen, torch::TensorOptions().dtype(torch::kLong)).to(dev);
     crop_x_ = torch::randint(0, 2 * p + 1, {n}, gen, torch::TensorOptions().dtype(torch::kLong)).to(dev);
   }
-  if (opts_.hflip) flip_ = torch::randint(0, 2, {n}, gen, torch::TensorOptions().dtype(torch::kLong)).to(dev).to(torch::kBool);
+  if (opts_.hflip) flip_ = torch::rand({n}, gen, torch::TensorOptions().dtype(torch::kDouble)).lt(opts_.flip_prob).to(dev);
   pos_ = 0;
 }
+
+void DeviceBatches::skip(int64_t n) { pos_ = std::min(labels_.size(0), pos_ + n * opts_.batch_size); }
 
 bool DeviceBatches::next(torch::Tensor& images, torch::Tensor& labels) {
   const int64_t n = labels_.size(0);
@@ -51,13 +57,23 @@ bool DeviceBatches::next(torch::Tensor& images, torch::Tensor& labels) {
   const int64_t b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
   const int64_t p = opts_.crop_padding;
   if (p > 0) {
-    // Pad once, then gather each image's window: rows first, then columns.
-    auto padded = torch::constant_pad_nd(x, {p, p, p, p}, 0);
-    auto ar_h = torch::arange(h, idx.options());
-    auto ar_w = torch::arange(w, idx.options());
-    auto rows = (crop_y_.slice(0, pos_, end).unsqueeze(1) + ar_h).view({b, 1, h, 1}).expand({b, c, h, w + 2 * p});
-    auto cols = (crop_x_.slice(0, pos_, end).unsqueeze(1) + ar_w).view({b, 1, 1, w}).expand({b, c, h, w});
-    x = padded.gather(2, rows).gather(3, cols);
+    // Each output pixel's source row and column in the unpadded image: reflected back inside, or marked as
+    // padding (zero) outside. Two gathers (rows, then columns) make the whole batch's crops.
+    auto src_y = crop_y_.slice(0, pos_, end).unsqueeze(1) + torch::arange(-p, h - p, idx.options());
+    auto src_x = crop_x_.slice(0, pos_, end).unsqueeze(1) + torch::arange(-p, w - p, idx.options());
+    torch::Tensor inside;
+    if (opts_.reflect) {
+      src_y = src_y.abs();
+      src_y = torch::where(src_y.ge(h), 2 * (h - 1) - src_y, src_y);
+      src_x = src_x.abs();
+      src_x = torch::where(src_x.ge(w), 2 * (w - 1) - src_x, src_x);
+    } else {
+      inside = (src_y.ge(0) & src_y.lt(h)).view({b, 1, h, 1}) & (src_x.ge(0) & src_x.lt(w)).view({b, 1, 1, w});
+      src_y = src_y.clamp(0, h - 1);
+      src_x = src_x.clamp(0, w - 1);
+    }
+    x = x.gather(2, src_y.view({b, 1, h, 1}).expand({b, c, h, w})).gather(3, src_x.view({b, 1, 1, w}).expand({b, c, h, w}));
+    if (inside.defined()) x = x * inside;
   }
   if (opts_.hflip) {
     auto f = flip_.slice(0, pos_, end).view({b, 1, 1, 1});

@@ -6,6 +6,8 @@
 #include <attncnn/train/metrics.h>
 #include <attncnn/train/trainer.h>
 #include <attncnn/train/perf.h>
+#include <attncnn/train/device_data.h>
+#include <attncnn/train/graph_step.h>
 #include <attncnn/data/loader.h>
 #include <attncnn/data/transforms.h>
 
@@ -19,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -98,8 +101,9 @@ void validate(TrainConfig& cfg) {
     input_error("--momentum 0 with Nesterov: Nesterov momentum needs --momentum > 0 (or pass --no-nesterov)");
   if (!(cfg.weight_decay >= 0) || !std::isfinite(cfg.weight_decay))
     input_error("--weight-decay " + num(cfg.weight_decay) + ": expected a non-negative number");
-  if (cfg.schedule != "cosine" && cfg.schedule != "step" && cfg.schedule != "onecycle" && cfg.schedule != "constant")
-    input_error("--schedule " + cfg.schedule + ": expected cosine, step, onecycle or constant");
+  if (cfg.schedule != "cosine" && cfg.schedule != "linear" && cfg.schedule != "step" && cfg.schedule != "onecycle" &&
+      cfg.schedule != "constant")
+    input_error("--schedule " + cfg.schedule + ": expected cosine, linear, step, onecycle or constant");
   if (!(cfg.warmup_epochs >= 0 && cfg.warmup_epochs <= cfg.epochs))
     input_error("--warmup-epochs " + num(cfg.warmup_epochs) + ": expected 0 to --epochs (" +
                 std::to_string(cfg.epochs) + ")");
@@ -112,6 +116,16 @@ void validate(TrainConfig& cfg) {
   if (cfg.max_steps < 0) input_error("max_steps " + std::to_string(cfg.max_steps) + ": expected 0 or more");
   if (cfg.workers < -1) input_error("--workers " + std::to_string(cfg.workers) + ": expected -1 (auto) or more");
   if (cfg.threads < 0) input_error("--threads " + std::to_string(cfg.threads) + ": expected 0 (all cores) or more");
+  if (cfg.device_data != "auto" && cfg.device_data != "on" && cfg.device_data != "off")
+    input_error("--device-data " + cfg.device_data + ": expected auto, on or off");
+  if (!(cfg.bias_lr_scale > 0) || !std::isfinite(cfg.bias_lr_scale))
+    input_error("--bias-lr-scale " + num(cfg.bias_lr_scale) + ": expected a positive number");
+  if (cfg.eval_every < 0) input_error("--eval-every " + std::to_string(cfg.eval_every) + ": expected 0 or more");
+  if (cfg.tta < 0 || cfg.tta > 2) input_error("--tta " + std::to_string(cfg.tta) + ": expected 0, 1 or 2");
+  if (cfg.cuda_graph && cfg.device_data == "off")
+    input_error("--cuda-graph needs the training set on the device; drop --device-data off");
+  if (cfg.cuda_graph && cfg.deterministic)
+    input_error("--cuda-graph with --deterministic: graph capture needs cuDNN autotuning's warm-up; pick one");
   if (cfg.out.empty()) input_error("train: no output folder given (--out)");
 }
 
@@ -196,8 +210,21 @@ torch::Tensor preprocess(const torch::Tensor& images_u8, const std::vector<doubl
   return torch::addcmul(b, images_u8.to(device, /*non_blocking=*/true).to(torch::kFloat), s);
 }
 
+torch::Tensor tta_logits(ModelImpl& model, const torch::Tensor& x, int64_t tta) {
+  auto pair = [&](const torch::Tensor& v) {
+    return 0.5 * (model.forward(v).to(torch::kFloat) + model.forward(v.flip({3})).to(torch::kFloat));
+  };
+  if (tta <= 0) return model.forward(x).to(torch::kFloat);
+  if (tta == 1) return pair(x);
+  const int64_t h = x.size(2), w = x.size(3);
+  auto padded = torch::reflection_pad2d(x, {1, 1, 1, 1});
+  auto down_right = padded.slice(2, 0, h).slice(3, 0, w).contiguous(x.suggest_memory_format());
+  auto up_left = padded.slice(2, 2, h + 2).slice(3, 2, w + 2).contiguous(x.suggest_memory_format());
+  return 0.5 * pair(x) + 0.25 * pair(down_right) + 0.25 * pair(up_left);
+}
+
 EvalResult evaluate(ModelImpl& model, const ImageSet& set, const std::vector<double>& mean,
-                    const std::vector<double>& std, int64_t batch_size, const torch::Device& device) {
+                    const std::vector<double>& std, int64_t batch_size, const torch::Device& device, int64_t tta) {
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
@@ -214,7 +241,7 @@ EvalResult evaluate(ModelImpl& model, const ImageSet& set, const std::vector<dou
     const int64_t e = std::min(n, i + batch_size);
     auto x = preprocess(set.images.slice(0, i, e), mean, std, device);
     auto y = set.labels.slice(0, i, e).to(device);
-    auto logits = model.forward(x).to(torch::kFloat);
+    auto logits = tta_logits(model, x, tta);
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .to(torch::kDouble);
@@ -274,6 +301,7 @@ double scheduled_lr(const TrainConfig& cfg, int64_t step, int64_t steps_per_epoc
   }
   const double span = std::max(1.0, total - warmup);
   const double t = std::min(1.0, (step - warmup) / span);
+  if (cfg.schedule == "linear") return cfg.lr * (1.0 - t);
   return 0.5 * cfg.lr * (1.0 + std::cos(M_PI * t));
 }
 
@@ -300,6 +328,14 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
   mc.image_size = ds.height();
   Model model = create_model(mc);
   model->to(device);
+  if (cfg.resume.empty()) {
+    // Data-dependent initialisation (e.g. patch whitening) sees up to 5,000 seeded training images.
+    torch::NoGradGuard no_grad;
+    auto gen = at::detail::createCPUGenerator(cfg.seed + 17);
+    auto pick = torch::randperm(train_set.size(), gen, torch::TensorOptions().dtype(torch::kLong))
+                    .slice(0, 0, std::min<int64_t>(5000, train_set.size()));
+    model->init_from_data(preprocess(train_set.images.index_select(0, pick), stats.first, stats.second, device));
+  }
   if (cfg.channels_last) to_channels_last(*model);
   if (!cfg.deterministic) {
     PerfOptions perf;
@@ -329,8 +365,24 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
                                         {"skip_bad", data_opts.skip_bad}}
                              .dump();
 
+  // The training set held on the device when the augmentation can be done there in batches.
+  const bool device_augmentable = tf.resize == 0 && tf.erase == 0;
+  if (cfg.device_data == "on" && !device_augmentable)
+    input_error("--device-data on: --augment " + cfg.augment +
+                " uses resize or erasing, which only the host loader does; use --device-data auto or off");
+  const bool on_device =
+      cfg.device_data == "on" || (cfg.device_data == "auto" && device.is_cuda() && device_augmentable);
+  if (cfg.cuda_graph && !device.is_cuda())
+    input_error("--cuda-graph: the device is " + device.str() + "; CUDA graphs need --device cuda");
+  if (cfg.cuda_graph && !on_device)
+    input_error("--cuda-graph: --augment " + cfg.augment + " needs the host loader; graphs need device data");
+  if (cfg.cuda_graph && !GraphedStep::available())
+    input_error("--cuda-graph: this build of attncnn has no CUDA (it was built against a CPU-only libtorch)");
   const int64_t n = train_set.size();
-  const int64_t steps_per_epoch = (n + cfg.batch_size - 1) / cfg.batch_size;
+  if (cfg.cuda_graph && n < cfg.batch_size)
+    input_error("--cuda-graph: " + std::to_string(n) + " training images are fewer than one batch of " +
+                std::to_string(cfg.batch_size) + " (graph steps use full batches only)");
+  const int64_t steps_per_epoch = cfg.cuda_graph ? n / cfg.batch_size : (n + cfg.batch_size - 1) / cfg.batch_size;
   const int64_t total_steps = steps_per_epoch * cfg.epochs;
   TrainResult result;
   result.last_weights = cfg.out + "/weights/last.safetensors";
@@ -427,7 +479,25 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
   // Workers overlap gathering and augmentation with the step. On the CPU the step already uses every core, so
   // batches without random augmentation are made on this thread.
   const int workers = cfg.workers >= 0 ? static_cast<int>(cfg.workers) : (device.is_cuda() ? 4 : (tf.is_random() ? 1 : 0));
-  Loader loader(train_set, LoaderOptions(cfg.batch_size).seed(cfg.seed).workers(workers).transform(tf).device(device));
+  std::unique_ptr<Loader> loader;
+  std::unique_ptr<DeviceBatches> device_batches;
+  if (on_device) {
+    DeviceBatchOptions dbo;
+    dbo.batch_size = cfg.batch_size;
+    dbo.drop_last = cfg.cuda_graph;
+    dbo.crop_padding = tf.padding;
+    dbo.reflect = tf.padding_mode == "reflect";
+    dbo.hflip = tf.hflip > 0;
+    dbo.flip_prob = tf.hflip;
+    dbo.channels_last = cfg.channels_last;
+    device_batches = std::make_unique<DeviceBatches>(train_set, device, dbo, tf.mean, tf.std);
+  } else {
+    loader = std::make_unique<Loader>(
+        train_set, LoaderOptions(cfg.batch_size).seed(cfg.seed).workers(workers).transform(tf).device(device));
+  }
+  std::unique_ptr<GraphedStep> graph;
+  // Learning-rate factor of each optimizer group: weights, then norms and biases.
+  const std::vector<double> group_lr_scale{1.0, cfg.bias_lr_scale};
   const auto label_opts = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(cfg.label_smoothing);
   int64_t step = st.step;
   NonFiniteWatch watch(device);
@@ -440,10 +510,15 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
     const double prior_seconds = continuing ? st.partial_seconds : 0.0;
     // The loader's order and augmentation depend only on (seed, epoch): a run resumed mid-epoch regenerates the
     // batches it already trained on and skips them.
-    loader.set_epoch(epoch);
-    for (int64_t k = 0; k < first_batch; ++k) {
-      Batch skipped;
-      loader.next(skipped);
+    if (device_batches) {
+      device_batches->start_epoch(cfg.seed, epoch);
+      device_batches->skip(first_batch);
+    } else {
+      loader->set_epoch(epoch);
+      for (int64_t k = 0; k < first_batch; ++k) {
+        Batch skipped;
+        loader->next(skipped);
+      }
     }
 
     auto loss_sum = torch::full({}, continuing ? st.partial_loss_sum : 0.0,
@@ -474,21 +549,32 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
         return result;
       }
       Batch batch;
-      if (!loader.next(batch))
+      const bool got = device_batches ? device_batches->next(batch.images, batch.labels) : loader->next(batch);
+      if (!got)
         runtime_error("data loader ended after " + std::to_string(b) + " of " + std::to_string(steps_per_epoch) +
                       " batches of epoch " + std::to_string(epoch));
       if (cfg.channels_last) batch.images = batch.images.contiguous(at::MemoryFormat::ChannelsLast);
       const int64_t i0 = 0, i1 = batch.labels.size(0);
       lr = scheduled_lr(cfg, step, steps_per_epoch, total_steps);
-      for (auto& g : optimizer->param_groups()) g.options().set_lr(lr);
-      optimizer->zero_grad();
+      for (size_t g = 0; g < optimizer->param_groups().size(); ++g)
+        optimizer->param_groups()[g].options().set_lr(lr * group_lr_scale[std::min<size_t>(g, 1)]);
       torch::Tensor logits, loss;
-      {
-        AutocastGuard autocast(cfg.amp, device);
-        logits = model->forward(batch.images);
-        loss = torch::nn::functional::cross_entropy(logits, batch.labels, label_opts);
+      if (cfg.cuda_graph) {
+        // Replays write the gradients in place: no zero_grad.
+        if (!graph)
+          graph = std::make_unique<GraphedStep>(*model, batch.images, batch.labels, cfg.amp, cfg.label_smoothing);
+        graph->run(batch.images, batch.labels);
+        logits = graph->logits();
+        loss = graph->loss();
+      } else {
+        optimizer->zero_grad();
+        {
+          AutocastGuard autocast(cfg.amp, device);
+          logits = model->forward(batch.images);
+          loss = torch::nn::functional::cross_entropy(logits, batch.labels, label_opts);
+        }
+        loss.backward();
       }
-      loss.backward();
       optimizer->step();
       ++step;
       watch.record(loss, step);
@@ -523,7 +609,12 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
     const double train_loss = loss_sum.item<double>() / std::max<int64_t>(1, seen);
     const double train_acc = 100.0 * correct.item<int64_t>() / std::max<int64_t>(1, seen);
     const double epoch_s = prior_seconds + seconds_since(t_epoch);
-    auto ev = evaluate(*model, ds.test, info.mean, info.std, cfg.batch_eval, device);
+    // Evaluation every eval_every epochs and after the last; epochs in between record no test metrics.
+    const bool evaluate_now = epoch == cfg.epochs || (cfg.eval_every > 0 && epoch % cfg.eval_every == 0);
+    EvalResult ev;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    if (evaluate_now) ev = evaluate(*model, ds.test, info.mean, info.std, cfg.batch_eval, device, cfg.tta);
+    else ev.loss = ev.top1 = ev.top5 = nan;
 
     EpochMetrics m;
     m.epoch = epoch;
@@ -536,20 +627,26 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
     m.epoch_seconds = epoch_s;
     m.images_per_second = seen / std::max(1e-9, epoch_s);
     st.history.push_back(m);
-    const bool best = st.best_epoch == 0 || ev.top1 >= st.best_top1;
+    const bool best = evaluate_now && (st.best_epoch == 0 || ev.top1 >= st.best_top1);
     if (best) st.best_top1 = ev.top1, st.best_epoch = epoch;
 
     info.epoch = epoch;
-    info.metrics = {{"train_loss", train_loss}, {"train_acc", train_acc}, {"val_loss", ev.loss},
-                    {"val_top1", ev.top1},      {"val_top5", ev.top5}};
+    info.metrics = {{"train_loss", train_loss}, {"train_acc", train_acc}};
+    if (evaluate_now) {
+      info.metrics["val_loss"] = ev.loss;
+      info.metrics["val_top1"] = ev.top1;
+      info.metrics["val_top5"] = ev.top5;
+    }
     snapshot(epoch, 0, step, 0.0, 0, 0, 0.0);
     if (best) save_checkpoint(result.best_weights, *model, info);
     write_metrics_files(cfg.out, st.history, title);
     if (!cfg.quiet) {
       if (cfg.live) log << "\r\x1b[K";
       log << "epoch " << epoch << "/" << cfg.epochs << "  train loss " << fmt(train_loss, 4) << " acc "
-          << fmt(train_acc, 2) << "%  test loss " << fmt(ev.loss, 4) << " top1 " << fmt(ev.top1, 2) << "% top5 "
-          << fmt(ev.top5, 2) << "%  " << fmt(epoch_s, 1) << " s, " << fmt(m.images_per_second, 0) << " img/s"
+          << fmt(train_acc, 2) << "%  "
+          << (evaluate_now ? "test loss " + fmt(ev.loss, 4) + " top1 " + fmt(ev.top1, 2) + "% top5 " + fmt(ev.top5, 2) + "%"
+                           : std::string("(not evaluated)"))
+          << "  " << fmt(epoch_s, 1) << " s, " << fmt(m.images_per_second, 0) << " img/s"
           << (best ? "  (best)" : "") << "\n"
           << std::flush;
     }

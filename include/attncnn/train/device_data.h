@@ -3,7 +3,7 @@
 ///
 /// Fashion-MNIST (47 MB) and CIFAR-10 (150 MB) fit on any GPU many times over; holding them on the device turns
 /// each step's input pipeline into a handful of kernels: a gather of the shuffled indices, random crop with zero
-/// padding and horizontal flip done for the whole batch at once, and normalisation. Nothing waits on the host.
+/// padding (zeros or reflection) and horizontal flip done for the whole batch at once, and normalisation. Nothing waits on the host.
 /// Random choices (order, crop offsets, flips) come from a CPU generator seeded with (seed, epoch), so they do
 /// not depend on the device.
 ///
@@ -21,9 +21,11 @@ namespace attncnn {
 struct DeviceBatchOptions {
   int64_t batch_size = 512;
   bool drop_last = false;
-  int64_t crop_padding = 0;  ///< random crop of the original size from the image zero-padded by this many pixels
-  bool hflip = false;        ///< flip each image left-right with probability 1/2
+  int64_t crop_padding = 0;  ///< random crop of the original size from the image padded by this many pixels
+  bool hflip = false;        ///< flip images left-right (each with probability flip_prob)
   bool channels_last = false;
+  bool reflect = false;      ///< pad by mirroring the image instead of with zeros
+  double flip_prob = 0.5;
 };
 
 class DeviceBatches {
@@ -34,6 +36,8 @@ class DeviceBatches {
   void start_epoch(uint64_t seed, int64_t epoch);
   /// The next normalised float batch (N×C×H×W) and its int64 labels; false at the end of the epoch.
   bool next(torch::Tensor& images, torch::Tensor& labels);
+  /// Skips the next `n` batches of this epoch (a resumed run continues where it stopped).
+  void skip(int64_t n);
   int64_t batches_per_epoch() const;
   int64_t size() const { return labels_.size(0); }
 

@@ -33,7 +33,7 @@ struct TrainConfig {
   double momentum = 0.9;            ///< sgd only
   bool nesterov = true;             ///< sgd only
   double weight_decay = 5e-4;       ///< not applied to norm weights and biases
-  std::string schedule = "cosine";  ///< cosine | step | onecycle | constant
+  std::string schedule = "cosine";  ///< cosine | linear | step | onecycle | constant
   double warmup_epochs = 0.0;       ///< linear warmup from 0 (onecycle: length of the rising phase, 0 = 30%)
   double step_gamma = 0.1;          ///< step schedule: factor every step_epochs
   int64_t step_epochs = 30;
@@ -59,6 +59,14 @@ struct TrainConfig {
   int64_t workers = -1;             ///< loader threads; -1: 4 on CUDA, on the CPU 1 with augmentation else 0
   std::string augment;              ///< training augmentation, a Transform spec ("crop=28,pad=2,flip=0.5"; "" none)
   bool live = false;                ///< redraw one progress line in place (a terminal) instead of printing lines
+  std::string device_data = "auto"; ///< hold the training set on the training device as uint8 and augment it there
+                                    ///< in batches: auto (on CUDA when --augment allows it), on, off
+  bool cuda_graph = false;          ///< capture forward+loss+backward as one CUDA graph (needs device data; drops
+                                    ///< the last partial batch of each epoch so every step has the same shape)
+  double bias_lr_scale = 1.0;       ///< learning-rate factor of the no-weight-decay group (norms and biases)
+  int64_t eval_every = 1;           ///< evaluate every N epochs (0: after the last epoch only); the last always is
+  int64_t tta = 0;                  ///< test-time augmentation of the evaluation: 0 none, 1 flip, 2 flip + shifts
+  std::string preset;               ///< the built-in settings this run started from (recorded only)
 };
 
 struct EvalResult {
@@ -86,8 +94,14 @@ torch::Device resolve_device(const std::string& name);
 torch::Tensor preprocess(const torch::Tensor& images_u8, const std::vector<double>& mean,
                          const std::vector<double>& std, const torch::Device& device);
 
+/// Accuracy, loss and confusion matrix of `model` on `set`. tta (test-time augmentation) averages the logits of
+/// several views of each image: 1 the image and its mirror; 2 those plus both shifted by one pixel down-right and
+/// up-left (reflected borders), the unshifted pair weighted 1/2 and each shifted pair 1/4.
 EvalResult evaluate(ModelImpl& model, const ImageSet& set, const std::vector<double>& mean,
-                    const std::vector<double>& std, int64_t batch_size, const torch::Device& device);
+                    const std::vector<double>& std, int64_t batch_size, const torch::Device& device, int64_t tta = 0);
+
+/// The logits of `x` averaged over the test-time augmentation views of level `tta` (see evaluate()).
+torch::Tensor tta_logits(ModelImpl& model, const torch::Tensor& x, int64_t tta);
 
 TrainResult train(const TrainConfig& cfg, std::ostream& log);
 
@@ -96,6 +110,7 @@ std::string next_run_dir(const std::string& base, const std::string& name, bool 
 
 /// The learning rate at `step` (0-based) of `total_steps` for base rate cfg.lr; a pure function.
 /// cosine: linear warmup over warmup_epochs from lr/warmup_steps to lr, then half a cosine down to 0 at total_steps.
+/// linear: the same warmup, then a straight line down to 0 at total_steps.
 /// step: warmup, then lr·step_gamma^⌊epoch/step_epochs⌋. constant: warmup, then lr.
 /// onecycle: half a cosine from lr/25 up to lr over the rising phase (warmup_epochs, or 30% of the run when 0),
 /// then half a cosine down to lr/2.5e5 at total_steps (PyTorch's OneCycleLR defaults).
