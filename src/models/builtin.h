@@ -10,5 +10,6 @@ void register_preact_resnet();
 void register_wide_resnet();
 void register_mobilenet_v2();
 void register_residual_attention();
+void register_fastnet();
 void register_model_aliases();
 }  // namespace attncnn

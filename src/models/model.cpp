@@ -46,6 +46,7 @@ void ensure_builtins() {
     register_wide_resnet();
     register_mobilenet_v2();
     register_residual_attention();
+    register_fastnet();
     register_model_aliases();
   });
 }
