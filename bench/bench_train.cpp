@@ -2,10 +2,12 @@
 //
 //   bench_train --model resnet18 --model-opt stem=cifar --attn cbam --input 3x32x32 --batch 512 --amp --channels-last
 //
-// A training step is forward, cross-entropy, backward and an SGD (momentum 0.9) step; inference is a forward pass
+// A training step is forward, cross-entropy, backward and an SGD (momentum 0.9) step, multi-tensor (ForeachSGD)
+// unless --no-foreach asks for libtorch's per-parameter SGD; inference is a forward pass
 // under no_grad in eval mode. Warm-up steps (cuDNN autotuning, allocator growth) are not timed.
 #include <attncnn/error.h>
 #include <attncnn/models/model.h>
+#include <attncnn/train/optim.h>
 #include <attncnn/train/perf.h>
 #include <attncnn/train/trainer.h>
 
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
   std::string input = "3x32x32", model_opt, attn_opt, device_name = "auto", mode = "both";
   int64_t batch = 256, steps = 50, warmup = 10;
   PerfOptions perf;
+  bool foreach = true;
   app.add_option("--model", cfg.name);
   app.add_option("--attn", cfg.attn);
   app.add_option("--attn-opt", attn_opt);
@@ -48,6 +51,7 @@ int main(int argc, char** argv) {
   app.add_flag("--channels-last", perf.channels_last);
   app.add_flag("!--no-cudnn-benchmark", perf.cudnn_benchmark);
   app.add_flag("!--no-tf32", perf.tf32);
+  app.add_flag("!--no-foreach", foreach, "per-parameter torch::optim::SGD instead of ForeachSGD");
   CLI11_PARSE(app, argc, argv);
   try {
     cfg.attn_params = Params::parse(attn_opt);
@@ -75,20 +79,24 @@ int main(int argc, char** argv) {
     out["batch"] = batch;
     out["amp"] = perf.amp;
     out["channels_last"] = perf.channels_last;
+    out["foreach"] = foreach;
     out["device"] = device.str();
     out["params"] = params;
     if (mode == "train" || mode == "both") {
-      torch::optim::SGD opt(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+      const auto sgd = torch::optim::SGDOptions(0.01).momentum(0.9);
+      std::unique_ptr<torch::optim::Optimizer> opt;
+      if (foreach) opt = std::make_unique<ForeachSGD>(model->parameters(), sgd);
+      else opt = std::make_unique<torch::optim::SGD>(model->parameters(), sgd);
       model->train();
       auto step = [&] {
-        opt.zero_grad();
+        opt->zero_grad();
         torch::Tensor loss;
         {
           AutocastGuard ac(perf.amp, device);
           loss = torch::nn::functional::cross_entropy(model->forward(x), y);
         }
         loss.backward();
-        opt.step();
+        opt->step();
       };
       for (int64_t i = 0; i < warmup; ++i) step();
       sync(device);

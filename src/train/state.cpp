@@ -13,25 +13,14 @@
 #include <set>
 #include <sstream>
 #include <sys/stat.h>
-#include <type_traits>
+
+#include "optim_state_key.h"
 
 namespace attncnn {
 
 namespace {
 
-// libtorch keys an optimizer's per-parameter state by the parameter's TensorImpl: as its printed address in
-// 1.13 (std::string keys), as the pointer itself in later versions. The key type decides which.
-template <typename Map>
-typename Map::key_type state_key(const Map&, const torch::Tensor& p) {
-  using Key = typename Map::key_type;
-  if constexpr (std::is_same<Key, std::string>::value) {
-    std::ostringstream os;
-    os << p.unsafeGetTensorImpl();
-    return os.str();
-  } else {
-    return reinterpret_cast<Key>(p.unsafeGetTensorImpl());
-  }
-}
+using detail::state_key;
 
 std::map<const void*, std::string> parameter_names(torch::nn::Module& model) {
   std::map<const void*, std::string> names;

@@ -4,6 +4,7 @@
 #include <attncnn/train/config.h>
 #include <attncnn/train/interrupt.h>
 #include <attncnn/train/metrics.h>
+#include <attncnn/train/optim.h>
 #include <attncnn/train/trainer.h>
 #include <attncnn/train/perf.h>
 #include <attncnn/train/device_data.h>
@@ -75,7 +76,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& cfg, 
     std::vector<torch::optim::OptimizerParamGroup> groups;
     groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(d));
     groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(nd));
-    return std::make_unique<torch::optim::AdamW>(groups, d);
+    return std::make_unique<ForeachAdamW>(groups, d);
   }
   if (cfg.optimizer == "sgd") {
     auto d = torch::optim::SGDOptions(cfg.lr).momentum(cfg.momentum).nesterov(cfg.nesterov).weight_decay(cfg.weight_decay);
@@ -83,7 +84,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& cfg, 
     std::vector<torch::optim::OptimizerParamGroup> groups;
     groups.emplace_back(decay, std::make_unique<torch::optim::SGDOptions>(d));
     groups.emplace_back(no_decay, std::make_unique<torch::optim::SGDOptions>(nd));
-    return std::make_unique<torch::optim::SGD>(groups, d);
+    return std::make_unique<ForeachSGD>(groups, d);
   }
   input_error("--optimizer " + cfg.optimizer + ": expected adamw or sgd");
 }

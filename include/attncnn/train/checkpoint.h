@@ -74,7 +74,8 @@ struct TrainingState {
 };
 
 /// The optimizer's per-parameter buffers, named `optimizer.<parameter name in model>.<buffer>`, as CPU copies.
-/// Supports torch::optim::AdamW, Adam and SGD; throws (runtime error) for other optimizers.
+/// Supports torch::optim::AdamW, Adam and SGD and their subclasses (ForeachAdamW, ForeachSGD); throws (runtime error)
+/// for other optimizers.
 std::vector<std::pair<std::string, torch::Tensor>> optimizer_state(torch::optim::Optimizer& optimizer,
                                                                   torch::nn::Module& model);
 /// Restores buffers written by optimizer_state() into `optimizer` (whose parameters belong to `model`), on the
