@@ -9,6 +9,7 @@
 #include <attncnn/models/model.h>
 #include <attncnn/train/optim.h>
 #include <attncnn/train/perf.h>
+#include <attncnn/train/graph_step.h>
 #include <attncnn/train/trainer.h>
 
 #include <CLI/CLI.hpp>
@@ -34,7 +35,7 @@ int main(int argc, char** argv) {
   std::string input = "3x32x32", model_opt, attn_opt, device_name = "auto", mode = "both";
   int64_t batch = 256, steps = 50, warmup = 10;
   PerfOptions perf;
-  bool foreach = true;
+  bool foreach = true, cuda_graph = false;
   app.add_option("--model", cfg.name);
   app.add_option("--attn", cfg.attn);
   app.add_option("--attn-opt", attn_opt);
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-cudnn-benchmark", perf.cudnn_benchmark);
   app.add_flag("!--no-tf32", perf.tf32);
   app.add_flag("!--no-foreach", foreach, "per-parameter torch::optim::SGD instead of ForeachSGD");
+  app.add_flag("--cuda-graph", cuda_graph, "replay forward+loss+backward as one captured CUDA graph");
   CLI11_PARSE(app, argc, argv);
   try {
     cfg.attn_params = Params::parse(attn_opt);
@@ -80,6 +82,7 @@ int main(int argc, char** argv) {
     out["amp"] = perf.amp;
     out["channels_last"] = perf.channels_last;
     out["foreach"] = foreach;
+    out["cuda_graph"] = cuda_graph;
     out["device"] = device.str();
     out["params"] = params;
     if (mode == "train" || mode == "both") {
@@ -88,7 +91,14 @@ int main(int argc, char** argv) {
       if (foreach) opt = std::make_unique<ForeachSGD>(model->parameters(), sgd);
       else opt = std::make_unique<torch::optim::SGD>(model->parameters(), sgd);
       model->train();
+      std::unique_ptr<GraphedStep> graph;
+      if (cuda_graph) graph = std::make_unique<GraphedStep>(*model, x, y, perf.amp, 0.0);
       auto step = [&] {
+        if (graph) {
+          graph->run(x, y);
+          opt->step();
+          return;
+        }
         opt->zero_grad();
         torch::Tensor loss;
         {
