@@ -102,7 +102,7 @@ TEST(CliTrain, UsageAndInputErrorsExitTwoNamingTheCulprit) {
   write_all(kTmp + "/clitrain_typo.yaml", "epochs: 1\nbatchsize: 8\n");
   write_all(kTmp + "/clitrain_bad.json", "{\"lr\": \"fast\"}");
   const std::vector<Case> cases = {
-      {"train --schedule linear --out " + out, "--schedule linear"},
+      {"train --schedule triangle --out " + out, "--schedule triangle"},
       {"train --optimizer lamb --out " + out, "--optimizer lamb"},
       {"train --fraction 1.5 --out " + out, "--fraction 1.5"},
       {"train --warmup-epochs 3 --epochs 2 --out " + out, "--warmup-epochs 3"},

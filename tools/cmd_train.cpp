@@ -149,6 +149,12 @@ Runner add_train(CLI::App& app) {
   flag("--cuda-graph", c.cuda_graph, "cuda_graph",
        "Capture forward, loss and backward as one CUDA graph (full batches only: the last partial batch is dropped)");
   opt("--bias-lr-scale", c.bias_lr_scale, "bias_lr_scale", "Learning-rate factor for norm weights and biases");
+  opt("--lookahead", c.lookahead, "lookahead",
+      "Every N steps move a slow copy of the weights toward them and continue from it (0: off)");
+  opt("--lookahead-decay", c.lookahead_decay, "lookahead_decay",
+      "Per-step decay of the slow weights, reached at the end of training (ramped in as (t/T)^3)");
+  opt("--save-every", c.save_every, "save_every",
+      "Write weights/last.safetensors every N epochs (0: after the last only; Ctrl-C always saves)");
   opt("--eval-every", c.eval_every, "eval_every", "Evaluate every N epochs (0: after the last epoch only)");
   opt("--tta", c.tta, "tta", "Test-time augmentation of the evaluation: 0 none, 1 flip, 2 flip + 1-pixel shifts");
   opt("--eval-batch-size", c.batch_eval, "eval_batch_size", "Batch size of the per-epoch validation");
@@ -216,7 +222,8 @@ Runner add_train(CLI::App& app) {
     }
     std::cout << "test accuracy " << std::fixed << std::setprecision(2) << r.final_eval.top1 << "% (top-5 "
               << r.final_eval.top5 << "%) on " << r.final_eval.count << " test images after " << r.epochs_run
-              << " epoch(s), " << std::setprecision(1) << r.train_seconds << " s\n"
+              << " epoch(s), " << std::setprecision(1) << r.train_seconds << " s (start-up " << r.setup_seconds
+              << " s, evaluation " << r.eval_seconds << " s, saving " << r.save_seconds << " s)\n"
               << "outputs: " << cfg.out
               << " (weights/last.safetensors, weights/best.safetensors, results.csv, metrics.jsonl, curves.svg, "
                  "args.json)\n"

@@ -147,6 +147,9 @@ const std::vector<Setting>& settings() {
       field("cuda_graph", Kind::Bool, &TrainConfig::cuda_graph),
       field("bias_lr_scale", Kind::Number, &TrainConfig::bias_lr_scale),
       field("eval_every", Kind::Int, &TrainConfig::eval_every),
+      field("save_every", Kind::Int, &TrainConfig::save_every),
+      field("lookahead", Kind::Int, &TrainConfig::lookahead),
+      field("lookahead_decay", Kind::Number, &TrainConfig::lookahead_decay),
       field("tta", Kind::Int, &TrainConfig::tta),
       field("preset", Kind::String, &TrainConfig::preset),
   };

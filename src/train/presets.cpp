@@ -14,13 +14,15 @@ const std::vector<TrainPreset>& train_presets() {
            "optimizer": "sgd", "lr": 1.5, "momentum": 0.85, "nesterov": true, "weight_decay": 0.00133,
            "bias_lr_scale": 64, "schedule": "linear", "warmup_epochs": 2.3, "label_smoothing": 0.2,
            "augment": "crop=32,pad=2,pad_mode=reflect,flip=0.5", "amp": true, "channels_last": true,
-           "cuda_graph": true, "eval_every": 0, "tta": 2, "eval_batch_size": 2000, "preset": "cifar10-94"})"},
+           "cuda_graph": true, "lookahead": 5, "eval_every": 0, "save_every": 0, "tta": 2, "eval_batch_size": 2000,
+           "preset": "cifar10-94"})"},
       {"fashion-95", "Fashion-MNIST to 95% test accuracy: fastnet + eca, 16 epochs of batch 1024 on one GPU",
        R"({"data": "fashion-mnist", "model": "fastnet", "attn": "eca", "epochs": 16, "batch_size": 1024,
            "optimizer": "sgd", "lr": 1.5, "momentum": 0.85, "nesterov": true, "weight_decay": 0.00133,
            "bias_lr_scale": 64, "schedule": "linear", "warmup_epochs": 3, "label_smoothing": 0.2,
            "augment": "crop=28,pad=2,pad_mode=reflect,flip=0.5", "amp": true, "channels_last": true,
-           "cuda_graph": true, "eval_every": 0, "tta": 2, "eval_batch_size": 2000, "preset": "fashion-95"})"},
+           "cuda_graph": true, "lookahead": 5, "eval_every": 0, "save_every": 0, "tta": 2, "eval_batch_size": 2000,
+           "preset": "fashion-95"})"},
   };
   return presets;
 }

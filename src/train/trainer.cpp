@@ -121,6 +121,10 @@ void validate(TrainConfig& cfg) {
     input_error("--device-data " + cfg.device_data + ": expected auto, on or off");
   if (!(cfg.bias_lr_scale > 0) || !std::isfinite(cfg.bias_lr_scale))
     input_error("--bias-lr-scale " + num(cfg.bias_lr_scale) + ": expected a positive number");
+  if (cfg.lookahead < 0) input_error("--lookahead " + std::to_string(cfg.lookahead) + ": expected 0 (off) or more steps");
+  if (!(cfg.lookahead_decay > 0 && cfg.lookahead_decay < 1))
+    input_error("--lookahead-decay " + num(cfg.lookahead_decay) + ": expected (0, 1)");
+  if (cfg.save_every < 0) input_error("--save-every " + std::to_string(cfg.save_every) + ": expected 0 or more");
   if (cfg.eval_every < 0) input_error("--eval-every " + std::to_string(cfg.eval_every) + ": expected 0 or more");
   if (cfg.tta < 0 || cfg.tta > 2) input_error("--tta " + std::to_string(cfg.tta) + ": expected 0, 1 or 2");
   if (cfg.cuda_graph && cfg.device_data == "off")
@@ -153,6 +157,40 @@ class NonFiniteWatch {
   bool cpu_;
   int64_t first_ = -1;
   torch::Tensor first_dev_;
+};
+
+// Lookahead (slow weights): every k steps the slow copy moves toward the trained weights by alpha, and training
+// continues from the slow copy. alpha starts at 1 (plain training) and falls as 1 − decay^k·(t/T)³ toward the end,
+// so the last steps average over a longer stretch; at the last step the model takes the slow weights. Parameters and
+// floating-point buffers (BatchNorm statistics) both follow.
+class Lookahead {
+ public:
+  Lookahead(torch::nn::Module& model, int64_t k, double decay) : k_(k), decay_(decay) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model.parameters()) fast_.push_back(p);
+    for (auto& b : model.buffers())
+      if (b.is_floating_point()) fast_.push_back(b);
+    for (auto& t : fast_) slow_.push_back(t.detach().clone());
+  }
+  void after_step(int64_t step, int64_t total_steps) {
+    const bool last = step >= total_steps;
+    if (step % k_ != 0 && !last) return;
+    torch::NoGradGuard no_grad;
+    const double t = static_cast<double>(step) / std::max<int64_t>(1, total_steps);
+    const double alpha = last ? 0.0 : 1.0 - std::pow(decay_, static_cast<double>(k_)) * t * t * t;
+    if (alpha > 0) {
+      std::vector<torch::Tensor> fast;
+      for (auto& f : fast_) fast.push_back(f.detach());
+      at::_foreach_mul_(slow_, 1.0 - alpha);
+      at::_foreach_add_(slow_, fast, alpha);
+    }
+    for (size_t i = 0; i < fast_.size(); ++i) fast_[i].detach().copy_(slow_[i]);
+  }
+
+ private:
+  int64_t k_;
+  double decay_;
+  std::vector<torch::Tensor> fast_, slow_;
 };
 
 void write_metrics_files(const std::string& out, const std::vector<EpochMetrics>& history, const std::string& title) {
@@ -497,11 +535,14 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
         train_set, LoaderOptions(cfg.batch_size).seed(cfg.seed).workers(workers).transform(tf).device(device));
   }
   std::unique_ptr<GraphedStep> graph;
+  std::unique_ptr<Lookahead> lookahead;
+  if (cfg.lookahead > 0) lookahead = std::make_unique<Lookahead>(*model, cfg.lookahead, cfg.lookahead_decay);
   // Learning-rate factor of each optimizer group: weights, then norms and biases.
   const std::vector<double> group_lr_scale{1.0, cfg.bias_lr_scale};
   const auto label_opts = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(cfg.label_smoothing);
   int64_t step = st.step;
   NonFiniteWatch watch(device);
+  result.setup_seconds = seconds_since(t_start);
   const int64_t first_epoch = st.epoch + 1;
   for (int64_t epoch = first_epoch; epoch <= cfg.epochs; ++epoch) {
     model->train();
@@ -578,6 +619,7 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
       }
       optimizer->step();
       ++step;
+      if (lookahead) lookahead->after_step(step, total_steps);
       watch.record(loss, step);
       loss_sum += loss.detach().to(torch::kDouble) * (i1 - i0);
       correct += logits.detach().argmax(1).eq(batch.labels).sum();
@@ -614,8 +656,10 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
     const bool evaluate_now = epoch == cfg.epochs || (cfg.eval_every > 0 && epoch % cfg.eval_every == 0);
     EvalResult ev;
     const double nan = std::numeric_limits<double>::quiet_NaN();
+    const auto t_eval = Clock::now();
     if (evaluate_now) ev = evaluate(*model, ds.test, info.mean, info.std, cfg.batch_eval, device, cfg.tta);
     else ev.loss = ev.top1 = ev.top5 = nan;
+    result.eval_seconds += seconds_since(t_eval);
 
     EpochMetrics m;
     m.epoch = epoch;
@@ -638,9 +682,13 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
       info.metrics["val_top1"] = ev.top1;
       info.metrics["val_top5"] = ev.top5;
     }
-    snapshot(epoch, 0, step, 0.0, 0, 0, 0.0);
+    const auto t_save = Clock::now();
+    const bool stop_now = stop_requested();  // read once: a stop after this epoch must find it saved
+    const bool save_now = epoch == cfg.epochs || stop_now || (cfg.save_every > 0 && epoch % cfg.save_every == 0);
+    if (save_now) snapshot(epoch, 0, step, 0.0, 0, 0, 0.0);
     if (best) save_checkpoint(result.best_weights, *model, info);
     write_metrics_files(cfg.out, st.history, title);
+    result.save_seconds += seconds_since(t_save);
     if (!cfg.quiet) {
       if (cfg.live) log << "\r\x1b[K";
       log << "epoch " << epoch << "/" << cfg.epochs << "  train loss " << fmt(train_loss, 4) << " acc "
@@ -655,7 +703,7 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
     result.epochs_run = epoch;
     result.best_top1 = st.best_top1;
     result.steps = step;
-    if (stop_requested() && epoch < cfg.epochs) {
+    if (stop_now && epoch < cfg.epochs) {
       if (!cfg.quiet)
         log << "stopped after epoch " << epoch << "/" << cfg.epochs << " (step " << step << "): " << result.last_weights
             << " resumes at epoch " << epoch + 1 << "\n"

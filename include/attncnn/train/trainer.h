@@ -64,6 +64,10 @@ struct TrainConfig {
   bool cuda_graph = false;          ///< capture forward+loss+backward as one CUDA graph (needs device data; drops
                                     ///< the last partial batch of each epoch so every step has the same shape)
   double bias_lr_scale = 1.0;       ///< learning-rate factor of the no-weight-decay group (norms and biases)
+  int64_t lookahead = 0;            ///< every N steps pull the weights toward a slow copy (0: off; see docs)
+  double lookahead_decay = 0.95;    ///< per-step decay of the slow copy at the end of training (ramped in as t³)
+  int64_t save_every = 1;           ///< write weights/last every N epochs (0: after the last epoch only; a stop
+                                    ///< request or Ctrl-C always saves)
   int64_t eval_every = 1;           ///< evaluate every N epochs (0: after the last epoch only); the last always is
   int64_t tta = 0;                  ///< test-time augmentation of the evaluation: 0 none, 1 flip, 2 flip + shifts
   std::string preset;               ///< the built-in settings this run started from (recorded only)
@@ -81,7 +85,10 @@ struct TrainResult {
   double best_top1 = 0;
   int64_t epochs_run = 0;     ///< epochs completed in all, counting those before a resume
   int64_t steps = 0;          ///< optimizer steps taken in all
-  double train_seconds = 0;
+  double train_seconds = 0;   ///< the whole call, of which:
+  double setup_seconds = 0;   ///< data loading, model building and initialisation, before the first step
+  double eval_seconds = 0;    ///< evaluations
+  double save_seconds = 0;    ///< checkpoints and metrics files
   bool interrupted = false;   ///< stopped by a stop request or max_steps; last checkpoint resumes it
   bool resumed = false;       ///< continued from cfg.resume
   std::string last_weights, best_weights;
