@@ -28,7 +28,7 @@ fi
 
 ours() {  # label, then bench_train arguments
   local label=$1; shift
-  build-cuda/bin/bench_train --steps 50 --warmup 15 "$@" | sed "s/^{/{\"impl\":\"attncnn\",\"label\":\"$label\",/" >> "$res"
+  build-cuda/bin/bench_train --steps 40 --warmup 10 "$@" | sed "s/^{/{\"impl\":\"attncnn\",\"label\":\"$label\",/" >> "$res"
 }
 peer() {  # label, then bench_peers.py arguments
   local label=$1; shift
@@ -45,12 +45,23 @@ ours resnet18_cbam     --model resnet18 --model-opt stem=cifar --attn cbam --inp
 ours resnet18_cifar    --model resnet18 --model-opt stem=cifar --attn none --input 3x32x32 --batch 512 "${fast[@]}"
 ours resnet50_se       --model resnet50 --attn se   --num-classes 1000 --input 3x224x224 --batch 256 "${fast[@]}"
 ours resnet50          --model resnet50 --attn none --num-classes 1000 --input 3x224x224 --batch 256 "${fast[@]}"
+# the same with the step captured as a CUDA graph
+ours seed_net+graph       --model seed_net --attn sgate --input 1x28x28 --batch 256 "${fast[@]}" --cuda-graph
+ours seed_net_none+graph  --model seed_net --attn none  --input 1x28x28 --batch 256 "${fast[@]}" --cuda-graph
+ours resnet20_se+graph    --model resnet20 --attn se    --input 3x32x32 --batch 512 "${fast[@]}" --cuda-graph
+ours resnet20+graph       --model resnet20 --attn none  --input 3x32x32 --batch 512 "${fast[@]}" --cuda-graph
+ours resnet18_cbam+graph  --model resnet18 --model-opt stem=cifar --attn cbam --input 3x32x32 --batch 512 "${fast[@]}" --cuda-graph
+ours resnet18_cifar+graph --model resnet18 --model-opt stem=cifar --attn none --input 3x32x32 --batch 512 "${fast[@]}" --cuda-graph
+ours resnet50_se+graph    --model resnet50 --attn se   --num-classes 1000 --input 3x224x224 --batch 256 "${fast[@]}" --cuda-graph
+ours resnet50+graph       --model resnet50 --attn none --num-classes 1000 --input 3x224x224 --batch 256 "${fast[@]}" --cuda-graph
 # the effect of each switch on resnet18 + cbam
 ours "resnet18_cbam fp32"             --model resnet18 --model-opt stem=cifar --attn cbam --input 3x32x32 --batch 512 --no-tf32
 ours "resnet18_cbam tf32"             --model resnet18 --model-opt stem=cifar --attn cbam --input 3x32x32 --batch 512
 ours "resnet18_cbam tf32+cl"          --model resnet18 --model-opt stem=cifar --attn cbam --input 3x32x32 --batch 512 --channels-last
 ours "resnet18_cbam bf16"             --model resnet18 --model-opt stem=cifar --attn cbam --input 3x32x32 --batch 512 --amp
 ours "resnet18_cbam bf16+cl no-autotune" --model resnet18 --model-opt stem=cifar --attn cbam --input 3x32x32 --batch 512 "${fast[@]}" --no-cudnn-benchmark
+ours "resnet18_cbam bf16+cl per-tensor SGD" --model resnet18 --model-opt stem=cifar --attn cbam --input 3x32x32 --batch 512 "${fast[@]}" --no-foreach
+ours "seed_net per-tensor SGD"  --model seed_net --attn sgate --input 1x28x28 --batch 256 "${fast[@]}" --no-foreach
 fi
 # PyTorch peers, same batch, bf16 + channels-last
 if want eager; then

@@ -149,6 +149,10 @@ Runner add_train(CLI::App& app) {
   flag("--cuda-graph", c.cuda_graph, "cuda_graph",
        "Capture forward, loss and backward as one CUDA graph (full batches only: the last partial batch is dropped)");
   opt("--bias-lr-scale", c.bias_lr_scale, "bias_lr_scale", "Learning-rate factor for norm weights and biases");
+  opt("--lr-start", c.lr_start, "lr_start", "linear schedule: warmup starts at lr x this (0: from lr/warmup steps)");
+  opt("--lr-end", c.lr_end, "lr_end", "linear schedule: the rate ends at lr x this");
+  flag("--cudnn-benchmark,!--no-cudnn-benchmark", c.cudnn_benchmark, "cudnn_benchmark",
+       "Let cuDNN time its algorithms for each new shape (default on; off saves start-up time)");
   opt("--lookahead", c.lookahead, "lookahead",
       "Every N steps move a slow copy of the weights toward them and continue from it (0: off)");
   opt("--lookahead-decay", c.lookahead_decay, "lookahead_decay",

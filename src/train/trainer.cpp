@@ -121,6 +121,8 @@ void validate(TrainConfig& cfg) {
     input_error("--device-data " + cfg.device_data + ": expected auto, on or off");
   if (!(cfg.bias_lr_scale > 0) || !std::isfinite(cfg.bias_lr_scale))
     input_error("--bias-lr-scale " + num(cfg.bias_lr_scale) + ": expected a positive number");
+  if (!(cfg.lr_start >= 0 && cfg.lr_start <= 1)) input_error("--lr-start " + num(cfg.lr_start) + ": expected [0, 1]");
+  if (!(cfg.lr_end >= 0 && cfg.lr_end <= 1)) input_error("--lr-end " + num(cfg.lr_end) + ": expected [0, 1]");
   if (cfg.lookahead < 0) input_error("--lookahead " + std::to_string(cfg.lookahead) + ": expected 0 (off) or more steps");
   if (!(cfg.lookahead_decay > 0 && cfg.lookahead_decay < 1))
     input_error("--lookahead-decay " + num(cfg.lookahead_decay) + ": expected (0, 1)");
@@ -332,7 +334,10 @@ double scheduled_lr(const TrainConfig& cfg, int64_t step, int64_t steps_per_epoc
     return end + (cfg.lr - end) * 0.5 * (1.0 + std::cos(M_PI * t));
   }
   const double warmup = cfg.warmup_epochs * steps_per_epoch;
-  if (warmup > 0 && step < warmup) return cfg.lr * (step + 1) / warmup;
+  if (warmup > 0 && step < warmup) {
+    if (cfg.schedule == "linear" && cfg.lr_start > 0) return cfg.lr * (cfg.lr_start + (1.0 - cfg.lr_start) * step / warmup);
+    return cfg.lr * (step + 1) / warmup;
+  }
   if (cfg.schedule == "constant") return cfg.lr;
   if (cfg.schedule == "step") {
     const int64_t k = (step / std::max<int64_t>(1, steps_per_epoch)) / std::max<int64_t>(1, cfg.step_epochs);
@@ -340,7 +345,7 @@ double scheduled_lr(const TrainConfig& cfg, int64_t step, int64_t steps_per_epoc
   }
   const double span = std::max(1.0, total - warmup);
   const double t = std::min(1.0, (step - warmup) / span);
-  if (cfg.schedule == "linear") return cfg.lr * (1.0 - t);
+  if (cfg.schedule == "linear") return cfg.lr * (1.0 - (1.0 - cfg.lr_end) * t);
   return 0.5 * cfg.lr * (1.0 + std::cos(M_PI * t));
 }
 
@@ -380,6 +385,7 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
     PerfOptions perf;
     perf.amp = cfg.amp;
     perf.channels_last = cfg.channels_last;
+    perf.cudnn_benchmark = cfg.cudnn_benchmark;
     apply_backend_settings(perf, device);
   }
   auto optimizer = make_optimizer(cfg, *model);

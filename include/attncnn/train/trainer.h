@@ -35,6 +35,8 @@ struct TrainConfig {
   double weight_decay = 5e-4;       ///< not applied to norm weights and biases
   std::string schedule = "cosine";  ///< cosine | linear | step | onecycle | constant
   double warmup_epochs = 0.0;       ///< linear warmup from 0 (onecycle: length of the rising phase, 0 = 30%)
+  double lr_start = 0.0;            ///< linear schedule: the warmup starts at lr·lr_start (0: from lr/warmup_steps)
+  double lr_end = 0.0;              ///< linear schedule: the rate falls to lr·lr_end at the last step
   double step_gamma = 0.1;          ///< step schedule: factor every step_epochs
   int64_t step_epochs = 30;
   double label_smoothing = 0.0;
@@ -61,6 +63,7 @@ struct TrainConfig {
   bool live = false;                ///< redraw one progress line in place (a terminal) instead of printing lines
   std::string device_data = "auto"; ///< hold the training set on the training device as uint8 and augment it there
                                     ///< in batches: auto (on CUDA when --augment allows it), on, off
+  bool cudnn_benchmark = true;      ///< let cuDNN time its algorithms for each new shape (costs time at start-up)
   bool cuda_graph = false;          ///< capture forward+loss+backward as one CUDA graph (needs device data; drops
                                     ///< the last partial batch of each epoch so every step has the same shape)
   double bias_lr_scale = 1.0;       ///< learning-rate factor of the no-weight-decay group (norms and biases)
@@ -117,7 +120,7 @@ std::string next_run_dir(const std::string& base, const std::string& name, bool 
 
 /// The learning rate at `step` (0-based) of `total_steps` for base rate cfg.lr; a pure function.
 /// cosine: linear warmup over warmup_epochs from lr/warmup_steps to lr, then half a cosine down to 0 at total_steps.
-/// linear: the same warmup, then a straight line down to 0 at total_steps.
+/// linear: warmup from lr·lr_start (or as above when 0) to lr, then a straight line down to lr·lr_end at total_steps.
 /// step: warmup, then lr·step_gamma^⌊epoch/step_epochs⌋. constant: warmup, then lr.
 /// onecycle: half a cosine from lr/25 up to lr over the rising phase (warmup_epochs, or 30% of the run when 0),
 /// then half a cosine down to lr/2.5e5 at total_steps (PyTorch's OneCycleLR defaults).
