@@ -259,3 +259,30 @@ TEST(CliTrain, RunFolderFilesAndEvalReport) {
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.out.find("--split val"), std::string::npos) << bad.out;
 }
+
+TEST(CliTrain, PresetIsALayerUnderConfigAndFlags) {
+  if (!exists(ATTNCNN_FASHION_MNIST_DIR)) GTEST_SKIP() << "Fashion-MNIST not installed";
+  const std::string out = fresh("preset");
+  // fashion-95 on the small copy, cut to one CPU epoch: flags win over the preset, the rest comes from it.
+  auto r = run_cli("train --preset fashion-95 --data fashion-mnist:" + small_fashion() +
+                   " --device cpu --cuda-graph=false --epochs 1 --warmup-epochs 0.3 --fraction 0.2 --tta 0 --threads 1 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("test accuracy"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("start-up"), std::string::npos) << r.out;
+  auto args = nlohmann::json::parse(read_all(out + "/args.json"));
+  EXPECT_EQ(args["preset"], "fashion-95");
+  EXPECT_EQ(args["model"], "fastnet");
+  EXPECT_EQ(args["attn"], "eca");
+  EXPECT_EQ(args["batch_size"], 1024);
+  EXPECT_EQ(args["lookahead"], 5);
+  EXPECT_EQ(args["epochs"], 1);
+  EXPECT_EQ(args["cuda_graph"], false);
+  EXPECT_EQ(args["tta"], 0);
+  // Unknown presets are usage errors listing the valid ones; a resumed run keeps its own settings.
+  r = run_cli("train --preset cifar10-95 --out " + out + "2");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("cifar10-94"), std::string::npos) << r.out;
+  r = run_cli("train --preset fashion-95 --resume " + out);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("--preset with --resume"), std::string::npos) << r.out;
+}

@@ -573,3 +573,100 @@ TEST(Train, StopRequestEndsAfterTheCurrentStep) {
   EXPECT_EQ(st.step, 0);
   EXPECT_EQ(st.epoch, 0);
 }
+
+TEST(Schedule, LinearRisesFromStartToPeakThenFallsToEnd) {
+  TrainConfig c;
+  c.lr = 2.0;
+  c.schedule = "linear";
+  c.warmup_epochs = 2;
+  c.lr_start = 0.2;
+  c.lr_end = 0.05;
+  const int64_t spe = 10, total = 100;
+  EXPECT_NEAR(scheduled_lr(c, 0, spe, total), 0.4, 1e-12);
+  EXPECT_NEAR(scheduled_lr(c, 10, spe, total), 2.0 * (0.2 + 0.8 * 0.5), 1e-12);
+  EXPECT_NEAR(scheduled_lr(c, 20, spe, total), 2.0, 1e-12);
+  EXPECT_NEAR(scheduled_lr(c, 60, spe, total), 2.0 * (1 - 0.95 * 0.5), 1e-12);
+  EXPECT_NEAR(scheduled_lr(c, 100, spe, total), 0.1, 1e-12);
+  c.lr_start = c.lr_end = 0;  // the plain linear schedule: warmup as cosine's, down to zero
+  EXPECT_NEAR(scheduled_lr(c, 0, spe, total), 2.0 / 20, 1e-12);
+  EXPECT_NEAR(scheduled_lr(c, 100, spe, total), 0.0, 1e-12);
+}
+
+TEST(Tta, LogitsAverageTheMirroredAndShiftedViews) {
+  torch::manual_seed(3);
+  ModelConfig mc;
+  mc.in_channels = 2;
+  mc.model_params = Params::parse("width=4,width3=8");
+  auto model = create_model(mc);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  auto x = torch::randn({3, 2, 7, 9});
+  auto f = [&](const torch::Tensor& v) { return model->forward(v); };
+  // Views built pixel by pixel: mirror of column c is column w-1-c; a shift by (dy, dx) reads (y-dy, x-dx), reflected
+  // at the border (index -1 reads 1, index h reads h-2).
+  const int64_t h = 7, w = 9;
+  auto shifted = [&](const torch::Tensor& v, int64_t dy, int64_t dx) {
+    auto out = torch::empty_like(v);
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t xx = 0; xx < w; ++xx) {
+        int64_t sy = y - dy, sx = xx - dx;
+        sy = sy < 0 ? -sy : (sy >= h ? 2 * (h - 1) - sy : sy);
+        sx = sx < 0 ? -sx : (sx >= w ? 2 * (w - 1) - sx : sx);
+        out.select(2, y).select(2, xx).copy_(v.select(2, sy).select(2, sx));
+      }
+    return out;
+  };
+  auto mirror = [&](const torch::Tensor& v) { return v.index_select(3, torch::arange(w - 1, -1, -1)); };
+  auto pair = [&](const torch::Tensor& v) { return (f(v) + f(mirror(v))) / 2; };
+  EXPECT_TRUE(torch::allclose(tta_logits(*model, x, 0), f(x), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(tta_logits(*model, x, 1), pair(x), 1e-5, 1e-6));
+  auto expected = 0.5 * pair(x) + 0.25 * pair(shifted(x, 1, 1)) + 0.25 * pair(shifted(x, -1, -1));
+  EXPECT_TRUE(torch::allclose(tta_logits(*model, x, 2), expected, 1e-5, 1e-6));
+  EXPECT_FALSE(torch::allclose(tta_logits(*model, x, 2), pair(x), 1e-4, 1e-5));
+}
+
+TEST(Train, DeviceDataRunsEvaluateAtTheEndAndResumeBitwise) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed";
+  auto fast = [](const std::string& out) {
+    TrainConfig c = tiny(out);
+    c.device_data = "on";  // the batched crop/flip path, here on the CPU
+    c.augment = "crop=28,pad=2,pad_mode=reflect,flip=0.5";
+    c.eval_every = 0;
+    c.save_every = 0;
+    c.tta = 1;
+    return c;
+  };
+  const std::string full = fresh_dir("devdata_full"), mid = fresh_dir("devdata_mid");
+  auto a = train(fast(full), std::cout);
+  ASSERT_EQ(a.steps, 30);
+  EXPECT_GT(a.final_eval.top1, 13.0);  // chance is 10% on these 1,000 test images
+  auto h = parse_metrics(read_all(full + "/metrics.jsonl"), "a");
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_TRUE(std::isnan(h[0].val_top1));
+  EXPECT_TRUE(std::isnan(h[1].val_top1));
+  EXPECT_NEAR(h[2].val_top1, a.final_eval.top1, 1e-3);
+  // The final number is the flip-averaged evaluation of the saved weights.
+  CheckpointInfo info;
+  auto m = load_checkpoint(full + "/weights/last.safetensors", &info);
+  auto ds = load_dataset("fashion-mnist:" + small_fashion());
+  EXPECT_NEAR(evaluate(*m, ds.test, info.mean, info.std, 256, torch::kCPU, 1).top1, a.final_eval.top1, 1e-9);
+  EXPECT_NE(evaluate(*m, ds.test, info.mean, info.std, 256, torch::kCPU, 0).loss, a.final_eval.loss);
+
+  TrainConfig c = fast(mid);
+  c.max_steps = 13;
+  EXPECT_TRUE(train(c, std::cout).interrupted);
+  c.max_steps = 0;
+  c.resume = mid + "/weights/last.safetensors";
+  train(c, std::cout);
+  expect_same_tensors(full + "/weights/last.safetensors", mid + "/weights/last.safetensors");
+
+  // Options the batched path cannot honour are named.
+  c = fast(fresh_dir("devdata_bad"));
+  c.augment = "crop=28,pad=2,erase=0.5";
+  auto msg = error_of([&] { train(c, std::cout); });
+  EXPECT_NE(msg.find("--device-data on"), std::string::npos) << msg;
+  c = fast(fresh_dir("devdata_graph"));
+  c.cuda_graph = true;
+  msg = error_of([&] { train(c, std::cout); });
+  EXPECT_NE(msg.find("--cuda-graph"), std::string::npos) << msg;
+}
