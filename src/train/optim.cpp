@@ -38,15 +38,18 @@ std::vector<Bucket> buckets(const std::vector<torch::Tensor>& params) {
   return out;
 }
 
+// The loss of an optional closure, evaluated with gradients on (as the base classes do before their update).
+torch::Tensor evaluate_closure(const torch::optim::Optimizer::LossClosure& closure) {
+  if (closure == nullptr) return {};
+  at::AutoGradMode enable_grad(true);
+  return closure();
+}
+
 }  // namespace
 
 torch::Tensor ForeachSGD::step(LossClosure closure) {
   torch::NoGradGuard no_grad;
-  torch::Tensor loss;
-  if (closure != nullptr) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
+  torch::Tensor loss = evaluate_closure(closure);
   auto& st = state();
   for (auto& group : param_groups()) {
     const auto& o = static_cast<const torch::optim::SGDOptions&>(group.options());
@@ -82,11 +85,7 @@ torch::Tensor ForeachSGD::step(LossClosure closure) {
 
 torch::Tensor ForeachAdamW::step(LossClosure closure) {
   torch::NoGradGuard no_grad;
-  torch::Tensor loss;
-  if (closure != nullptr) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
+  torch::Tensor loss = evaluate_closure(closure);
   auto& st = state();
   for (auto& group : param_groups()) {
     const auto& o = static_cast<const torch::optim::AdamWOptions&>(group.options());
