@@ -137,3 +137,32 @@ TEST(DeviceBatches, ReflectPaddingMirrorsTheImageAndSkipResumesTheEpoch) {
   EXPECT_TRUE(xa.equal(xb));
   EXPECT_TRUE(ya.equal(yb));
 }
+
+TEST(DeviceBatches, AlternateFlipMirrorsEachImageOnEveryOtherEpoch) {
+  auto set = toy(40);
+  const std::vector<double> mean{0.0, 0.0}, std{1.0 / 255, 1.0 / 255};
+  DeviceBatchOptions opts;
+  opts.batch_size = 40;
+  opts.hflip = true;
+  opts.alternate_flip = true;
+  DeviceBatches db(set, test_device(), opts, mean, std);
+  // Channel 1 rises along x (10..60) unless the image is mirrored; channel 0 names the image.
+  auto flips = [&](int64_t epoch) {
+    db.start_epoch(11, epoch);
+    torch::Tensor x, y;
+    EXPECT_TRUE(db.next(x, y));
+    x = x.cpu().round().to(torch::kLong);
+    std::vector<int> f(40, -1);
+    for (int64_t k = 0; k < 40; ++k) f[x[k][0][0][0].item<int64_t>() - 1] = x[k][1][0][0].item<int64_t>() == 60;
+    return f;
+  };
+  auto e1 = flips(1), e2 = flips(2), e3 = flips(3);
+  int flipped = 0;
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_NE(e1[i], e2[i]) << i;
+    EXPECT_EQ(e1[i], e3[i]) << i;
+    flipped += e1[i];
+  }
+  EXPECT_GT(flipped, 5);
+  EXPECT_LT(flipped, 35);
+}

@@ -276,3 +276,19 @@ TEST(Transforms, JsonAndKeyValueRoundTrip) {
   refl.padding_mode = "reflect";
   EXPECT_NE(error_of([&] { refl.output_size(8, 8); }).find("reflect"), std::string::npos);
 }
+
+TEST(Transforms, AlternateFlipInvertsEachImageEveryOtherEpoch) {
+  Transform t = Transform::parse("flip=0.5,flip_mode=alternate");
+  EXPECT_EQ(t.flip_mode, "alternate");
+  EXPECT_EQ(Transform::from_json(t.to_json()).flip_mode, "alternate");
+  int flipped = 0;
+  for (int64_t i = 0; i < 200; ++i) {
+    const bool e1 = t.params(4, 1, i, 8, 8).flip, e2 = t.params(4, 2, i, 8, 8).flip, e5 = t.params(4, 5, i, 8, 8).flip;
+    EXPECT_NE(e1, e2) << i;
+    EXPECT_EQ(e1, e5) << i;
+    flipped += e1;
+  }
+  EXPECT_GT(flipped, 70);
+  EXPECT_LT(flipped, 130);
+  EXPECT_THROW(Transform::parse("flip=0.5,flip_mode=sometimes"), attncnn::Error);
+}

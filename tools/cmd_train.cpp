@@ -206,8 +206,12 @@ Runner add_train(CLI::App& app) {
       if (resume) input_error("--preset with --resume: a resumed run keeps its own settings (its args.json)");
       apply_train_settings(cfg, find_train_preset(o->preset).settings, "preset " + o->preset);
     }
+    const TrainConfig preset_cfg = cfg;
     if (!o->config.empty()) apply_train_settings(cfg, read_settings_file(o->config), o->config);
     apply_train_settings(cfg, given.dump(), "command line");
+    // A preset run given another length keeps the preset's warmup as the same share of the run.
+    if (!o->preset.empty() && cfg.epochs != preset_cfg.epochs && cfg.warmup_epochs == preset_cfg.warmup_epochs)
+      cfg.warmup_epochs = preset_cfg.warmup_epochs * static_cast<double>(cfg.epochs) / preset_cfg.epochs;
     if (resume) {
       cfg.out = run;
       cfg.resume = weights;

@@ -142,6 +142,7 @@ std::string Transform::to_json() const {
   j["padding"] = padding;
   j["padding_mode"] = padding_mode;
   j["hflip"] = hflip;
+  j["flip_mode"] = flip_mode;
   j["erase"] = erase;
   j["erase_min_area"] = erase_min_area;
   j["erase_max_area"] = erase_max_area;
@@ -158,6 +159,8 @@ void check_transform(const Transform& t) {
   if (t.padding_mode != "zero" && t.padding_mode != "reflect")
     bad("pad_mode=" + t.padding_mode + ": expected zero or reflect");
   if (!(t.hflip >= 0 && t.hflip <= 1)) bad("flip=" + num(t.hflip) + ": expected a probability in [0, 1]");
+  if (t.flip_mode != "random" && t.flip_mode != "alternate")
+    bad("flip_mode=" + t.flip_mode + ": expected random or alternate");
   if (!(t.erase >= 0 && t.erase <= 1)) bad("erase=" + num(t.erase) + ": expected a probability in [0, 1]");
   if (!(t.erase_min_area > 0 && t.erase_min_area <= t.erase_max_area && t.erase_max_area <= 1))
     bad("erase_area=" + num(t.erase_min_area) + ":" + num(t.erase_max_area) + ": expected 0 < min <= max <= 1");
@@ -191,13 +194,14 @@ Transform Transform::from_json(const std::string& text) {
       else if (k == "padding") t.padding = v.get<int64_t>();
       else if (k == "padding_mode") t.padding_mode = v.get<std::string>();
       else if (k == "hflip") t.hflip = v.get<double>();
+      else if (k == "flip_mode") t.flip_mode = v.get<std::string>();
       else if (k == "erase") t.erase = v.get<double>();
       else if (k == "erase_min_area") t.erase_min_area = v.get<double>();
       else if (k == "erase_max_area") t.erase_max_area = v.get<double>();
       else if (k == "erase_max_ratio") t.erase_max_ratio = v.get<double>();
       else
         input_error("transform: unknown key '" + k + "'; valid keys: mean, std, resize, crop, padding, padding_mode, "
-                    "hflip, erase, erase_min_area, erase_max_area, erase_max_ratio");
+                    "hflip, flip_mode, erase, erase_min_area, erase_max_area, erase_max_ratio");
     }
   } catch (const nlohmann::json::exception& e) {
     input_error("transform: wrong value type in " + text + ": " + e.what());
@@ -249,6 +253,7 @@ Transform Transform::parse(const std::string& text) {
     if (k == "crop") t.crop = integer(k, v);
     else if (k == "pad" || k == "padding") t.padding = integer(k, v);
     else if (k == "pad_mode" || k == "padding_mode") t.padding_mode = v;
+    else if (k == "flip_mode") t.flip_mode = v;
     else if (k == "flip" || k == "hflip") t.hflip = number(k, v);
     else if (k == "erase") t.erase = number(k, v);
     else if (k == "erase_area") {
@@ -260,8 +265,8 @@ Transform Transform::parse(const std::string& text) {
     else if (k == "mean") t.mean = list(k, v);
     else if (k == "std") t.std = list(k, v);
     else
-      input_error("transform: unknown key '" + k + "'; valid keys: crop, pad, pad_mode, flip, erase, erase_area, "
-                  "erase_ratio, resize, mean, std");
+      input_error("transform: unknown key '" + k + "'; valid keys: crop, pad, pad_mode, flip, flip_mode, erase, "
+                  "erase_area, erase_ratio, resize, mean, std");
   }
   check_transform(t);
   return t;
@@ -307,6 +312,11 @@ AugmentParams Transform::params(uint64_t seed, int64_t epoch, int64_t index, int
   p.top = r.below(h + 2 * padding - o.first + 1);
   p.left = r.below(w + 2 * padding - o.second + 1);
   p.flip = hflip > 0 && r.uniform() < hflip;
+  if (hflip > 0 && flip_mode == "alternate") {
+    // One draw per image for the whole run, inverted on every other epoch.
+    Stream once{sample_key(seed, -1, index)};
+    p.flip = (once.uniform() < hflip) != (epoch % 2 == 0);
+  }
   if (erase > 0 && r.uniform() < erase) {
     const double area = (erase_min_area + r.uniform() * (erase_max_area - erase_min_area)) * o.first * o.second;
     const double lr = std::log(erase_max_ratio);

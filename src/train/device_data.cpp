@@ -42,7 +42,13 @@ void DeviceBatches::start_epoch(uint64_t seed, int64_t epoch) {
     crop_y_ = torch::randint(0, 2 * p + 1, {n}, gen, torch::TensorOptions().dtype(torch::kLong)).to(dev);
     crop_x_ = torch::randint(0, 2 * p + 1, {n}, gen, torch::TensorOptions().dtype(torch::kLong)).to(dev);
   }
-  if (opts_.hflip) flip_ = torch::rand({n}, gen, torch::TensorOptions().dtype(torch::kDouble)).lt(opts_.flip_prob).to(dev);
+  if (opts_.hflip && opts_.alternate_flip) {
+    auto once = at::detail::createCPUGenerator(seed * 1000003ULL + 999983ULL);
+    auto base = torch::rand({n}, once, torch::TensorOptions().dtype(torch::kDouble)).lt(opts_.flip_prob);
+    flip_ = (epoch % 2 == 0 ? base.logical_not() : base).to(dev);
+  } else if (opts_.hflip) {
+    flip_ = torch::rand({n}, gen, torch::TensorOptions().dtype(torch::kDouble)).lt(opts_.flip_prob).to(dev);
+  }
   pos_ = 0;
 }
 
@@ -76,7 +82,8 @@ bool DeviceBatches::next(torch::Tensor& images, torch::Tensor& labels) {
     if (inside.defined()) x = x * inside;
   }
   if (opts_.hflip) {
-    auto f = flip_.slice(0, pos_, end).view({b, 1, 1, 1});
+    // Alternating flips belong to the image (its index), random ones to the position in the epoch.
+    auto f = (opts_.alternate_flip ? flip_.index_select(0, idx) : flip_.slice(0, pos_, end)).view({b, 1, 1, 1});
     x = torch::where(f, x.flip({3}), x);
   }
   auto fx = torch::addcmul(shift_, x.to(torch::kFloat), scale_);

@@ -534,6 +534,7 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
     dbo.reflect = tf.padding_mode == "reflect";
     dbo.hflip = tf.hflip > 0;
     dbo.flip_prob = tf.hflip;
+    dbo.alternate_flip = tf.flip_mode == "alternate";
     dbo.channels_last = cfg.channels_last;
     device_batches = std::make_unique<DeviceBatches>(train_set, device, dbo, tf.mean, tf.std);
   } else {

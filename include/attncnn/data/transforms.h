@@ -44,6 +44,8 @@ struct Transform {
   int64_t padding = 0;       ///< pixels added on every side before the random crop
   std::string padding_mode = "zero";  ///< "zero" or "reflect" (reflect needs padding < image side)
   double hflip = 0.0;        ///< probability of a horizontal flip
+  std::string flip_mode = "random";  ///< "random": drawn per epoch; "alternate": drawn once per image, then each
+                                     ///< image's flip alternates from epoch to epoch (every image seen both ways)
   double erase = 0.0;        ///< probability of random erasing
   double erase_min_area = 0.02, erase_max_area = 0.33;  ///< erased share of the image area
   double erase_max_ratio = 3.3;  ///< aspect ratio drawn log-uniformly in [1/r, r]

@@ -26,6 +26,7 @@ struct DeviceBatchOptions {
   bool channels_last = false;
   bool reflect = false;      ///< pad by mirroring the image instead of with zeros
   double flip_prob = 0.5;
+  bool alternate_flip = false;  ///< each image's flip drawn once (from the seed), then inverted every other epoch
 };
 
 class DeviceBatches {
