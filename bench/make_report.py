@@ -97,7 +97,7 @@ if os.path.exists(tta):
     print("final evaluation. Run by `bench/time_to_accuracy.py --preset NAME --seeds 0,1,2,3,4`.\n")
     print("| preset | network | target | mean top-1 | min | max | mean time | fastest | slowest | seeds: top-1 |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    nets = {"cifar10-94": ("fastnet + se, 14 epochs", "94.0%"), "fashion-95": ("fastnet + eca, 18 epochs", "95.0%")}
+    nets = {"cifar10-94": ("fastnet + se, 12 epochs, alternating flips", "94.0%"), "fashion-95": ("fastnet + eca, 18 epochs", "95.0%")}
     for preset in dict.fromkeys(r["label"] for r in runs):
         rs = [r for r in runs if r["label"] == preset]
         acc = [r["top1"] for r in rs]

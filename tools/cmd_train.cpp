@@ -143,7 +143,8 @@ Runner add_train(CLI::App& app) {
   flag("--skip-bad", c.skip_bad, "skip_bad", "folder datasets: skip unreadable images (counted) instead of failing");
   opt("--workers", c.workers, "workers", "Data loader threads (-1: 4 on CUDA; on the CPU 1 with --augment, else 0)");
   opt("--augment", c.augment, "augment",
-      "Training augmentation: crop=N,pad=P,pad_mode=zero|reflect,flip=P,erase=P (e.g. crop=32,pad=4,flip=0.5)");
+      "Training augmentation: crop=N,pad=P,pad_mode=zero|reflect,flip=P,flip_mode=random|alternate,erase=P "
+      "(e.g. crop=32,pad=4,flip=0.5)");
   opt("--device-data", c.device_data, "device_data",
       "Hold the training set on the device and augment batches there: auto (CUDA, when --augment allows), on, off");
   flag("--cuda-graph", c.cuda_graph, "cuda_graph",
