@@ -411,17 +411,11 @@ torch::Tensor Transform::normalize(const torch::Tensor& batch_u8) const {
   if (static_cast<int64_t>(mean.size()) != C || static_cast<int64_t>(std.size()) != C)
     input_error("transform: " + std::to_string(C) + " channel(s) but " + std::to_string(mean.size()) + " mean and " +
                 std::to_string(std.size()) + " std value(s); call fit() or give mean/std per channel");
-  std::vector<float> scale(C), shift(C);
-  for (int64_t c = 0; c < C; ++c) {
-    scale[c] = static_cast<float>(1.0 / (255.0 * std[c]));
-    shift[c] = static_cast<float>(-mean[c] / std[c]);
-  }
-  if (!batch_u8.device().is_cpu()) {
-    auto opts = torch::TensorOptions().dtype(torch::kFloat);
-    auto s = torch::from_blob(scale.data(), {1, C, 1, 1}, opts).to(batch_u8.device());
-    auto b = torch::from_blob(shift.data(), {1, C, 1, 1}, opts).to(batch_u8.device());
-    return torch::addcmul(b, batch_u8.to(torch::kFloat), s);
-  }
+  const NormalizeAffine affine(mean, std, batch_u8.device());
+  if (!batch_u8.device().is_cpu()) return affine(batch_u8);
+  // On the CPU a plain loop over contiguous planes beats addcmul's broadcasting on one worker thread.
+  const float* scale = affine.scale.data_ptr<float>();
+  const float* shift = affine.shift.data_ptr<float>();
   const auto x = batch_u8.contiguous();
   auto out = torch::empty(x.sizes(), torch::kFloat);
   const int64_t n = x.size(0), hw = x.size(2) * x.size(3);
@@ -435,6 +429,24 @@ torch::Tensor Transform::normalize(const torch::Tensor& batch_u8) const {
       for (int64_t k = 0; k < hw; ++k) dp[k] = static_cast<float>(sp[k]) * a + b;
     }
   return out;
+}
+
+NormalizeAffine::NormalizeAffine(const std::vector<double>& mean, const std::vector<double>& std,
+                                 const torch::Device& device) {
+  TORCH_CHECK(mean.size() == std.size(), "normalisation: ", mean.size(), " means but ", std.size(), " stds");
+  const int64_t c = static_cast<int64_t>(mean.size());
+  scale = torch::empty({1, c, 1, 1}, torch::kFloat);
+  shift = torch::empty({1, c, 1, 1}, torch::kFloat);
+  for (int64_t i = 0; i < c; ++i) {
+    scale.data_ptr<float>()[i] = static_cast<float>(1.0 / (255.0 * std[i]));
+    shift.data_ptr<float>()[i] = static_cast<float>(-mean[i] / std[i]);
+  }
+  scale = scale.to(device);
+  shift = shift.to(device);
+}
+
+torch::Tensor NormalizeAffine::operator()(const torch::Tensor& images_u8) const {
+  return torch::addcmul(shift, images_u8.to(torch::kFloat), scale);
 }
 
 }  // namespace attncnn

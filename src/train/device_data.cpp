@@ -1,4 +1,5 @@
 #include <attncnn/error.h>
+#include <attncnn/data/transforms.h>
 #include <attncnn/train/device_data.h>
 
 #include <torch/torch.h>
@@ -16,14 +17,9 @@ DeviceBatches::DeviceBatches(const ImageSet& set, const torch::Device& device, c
     input_error("flip probability " + std::to_string(opts.flip_prob) + ": expected [0, 1]");
   images_ = set.images.to(device);
   labels_ = set.labels.to(device);
-  const int64_t c = images_.size(1);
-  std::vector<float> scale(c), shift(c);
-  for (int64_t i = 0; i < c; ++i) {
-    scale[i] = static_cast<float>(1.0 / (255.0 * std[i]));
-    shift[i] = static_cast<float>(-mean[i] / std[i]);
-  }
-  scale_ = torch::tensor(scale).view({1, c, 1, 1}).to(device);
-  shift_ = torch::tensor(shift).view({1, c, 1, 1}).to(device);
+  const NormalizeAffine affine(mean, std, device);
+  scale_ = affine.scale;
+  shift_ = affine.shift;
   start_epoch(0, 0);
 }
 

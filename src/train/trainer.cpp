@@ -240,15 +240,7 @@ torch::Tensor preprocess(const torch::Tensor& images_u8, const std::vector<doubl
   const int64_t c = images_u8.size(1);
   TORCH_CHECK(static_cast<int64_t>(mean.size()) == c && static_cast<int64_t>(std.size()) == c,
               "preprocess: ", c, " channels but ", mean.size(), " means and ", std.size(), " stds");
-  std::vector<float> scale(c), shift(c);
-  for (int64_t i = 0; i < c; ++i) {
-    scale[i] = static_cast<float>(1.0 / (255.0 * std[i]));
-    shift[i] = static_cast<float>(-mean[i] / std[i]);
-  }
-  auto opts = torch::TensorOptions().dtype(torch::kFloat);
-  auto s = torch::from_blob(scale.data(), {1, c, 1, 1}, opts).clone().to(device);
-  auto b = torch::from_blob(shift.data(), {1, c, 1, 1}, opts).clone().to(device);
-  return torch::addcmul(b, images_u8.to(device, /*non_blocking=*/true).to(torch::kFloat), s);
+  return NormalizeAffine(mean, std, device)(images_u8.to(device, /*non_blocking=*/true));
 }
 
 torch::Tensor tta_logits(ModelImpl& model, const torch::Tensor& x, int64_t tta) {
@@ -278,9 +270,12 @@ EvalResult evaluate(ModelImpl& model, const ImageSet& set, const std::vector<dou
   auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
   auto conf = torch::zeros({k * k}, torch::TensorOptions().dtype(torch::kLong).device(device));
   auto top5_acc = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device));
+  TORCH_CHECK(static_cast<int64_t>(mean.size()) == set.images.size(1), "evaluate: ", set.images.size(1),
+              " channels but ", mean.size(), " means");
+  const NormalizeAffine normalize(mean, std, device);  // built once, applied to every batch
   for (int64_t i = 0; i < n; i += batch_size) {
     const int64_t e = std::min(n, i + batch_size);
-    auto x = preprocess(set.images.slice(0, i, e), mean, std, device);
+    auto x = normalize(set.images.slice(0, i, e).to(device, /*non_blocking=*/true));
     auto y = set.labels.slice(0, i, e).to(device);
     auto logits = tta_logits(model, x, tta);
     loss_sum += torch::nn::functional::cross_entropy(

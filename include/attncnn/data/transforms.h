@@ -79,6 +79,16 @@ struct Transform {
   torch::Tensor normalize(const torch::Tensor& batch_u8) const;
 };
 
+/// The normalisation (x/255 − mean)/std as one multiply-add, x·scale + shift: float 1×C×1×1 tensors on `device`
+/// with scale = 1/(255·std) and shift = −mean/std. Every place that normalises (the loader's transforms, device
+/// batches, evaluation and prediction) uses these two tensors.
+struct NormalizeAffine {
+  torch::Tensor scale, shift;
+  NormalizeAffine(const std::vector<double>& mean, const std::vector<double>& std, const torch::Device& device);
+  /// uint8 N×C×H×W (on the same device) to normalised float.
+  torch::Tensor operator()(const torch::Tensor& images_u8) const;
+};
+
 /// Resize so the shorter side is `size` (antialiased bilinear: a triangle filter widened when shrinking), then
 /// centre-crop to size×size. `src` is h×w with `channels` interleaved (HWC); returns size×size×channels.
 std::vector<uint8_t> resize_center_crop(const uint8_t* src, int64_t h, int64_t w, int64_t channels, int64_t size);
