@@ -94,7 +94,8 @@ if os.path.exists(tta):
     print("\n## Time to accuracy\n")
     print("`attncnn train --preset NAME --seed S`, each seed a fresh process, timed from process start to the end of the")
     print("final test evaluation (the process exit), after one untimed warm-up process. The test set is used once, by that")
-    print("final evaluation. Run by `bench/time_to_accuracy.py --preset NAME --seeds 0,1,2,3,4`.\n")
+    print("final evaluation. Run by `bench/time_to_accuracy.py --preset NAME --seeds 0,1,2,3,4` (or `scripts/bench-gpu.sh OUT")
+    print("tta`, which reads CIFAR-10 from `$ATTNCNN_DATA/cifar10`).\n")
     print("| preset | network | target | mean top-1 | min | max | mean time | fastest | slowest | seeds: top-1 |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     nets = {"cifar10-94": ("fastnet + se, 12 epochs, alternating flips", "94.0%"), "fashion-95": ("fastnet + eca, 18 epochs", "95.0%")}

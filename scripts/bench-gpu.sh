@@ -3,7 +3,8 @@
 # then the PyTorch peers (eager, torch.compile, timm) on the same machine. One JSON line per case goes to
 # OUTDIR/bench.jsonl; `python3 bench/make_report.py OUTDIR/bench.jsonl > docs/benchmarks.md` renders the tables.
 # Usage: scripts/bench-gpu.sh OUTDIR [PART...]   (expects build-cuda/ from scripts/device-test.sh, or builds it)
-# PARTs: ours (attncnn cases), eager (PyTorch eager peers), compile (torch.compile peers), all (default). Results are
+# PARTs: ours (attncnn cases), eager (PyTorch eager peers), compile (torch.compile peers), tta (time to accuracy of
+# both presets over 5 seeds; CIFAR-10 from $ATTNCNN_DATA/cifar10), all (default). Results are
 # appended, so the parts may run in separate calls into the same OUTDIR when one call's time limit is too short.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -73,5 +74,11 @@ if want compile; then
 for m in resnet18_cbam:512 resnet50_se:256 resnet18_cifar:512 resnet50:256 seed_net:256 resnet20_se:512; do
   peer "${m%%:*}" "${m%%:*}" "${m##*:}" --amp --channels-last --compile
 done
+fi
+if want tta; then
+  build-cuda/bin/attncnn train --preset fashion-95 --epochs 1 --out "$out/warm-up" --exist-ok --quiet > /dev/null
+  for p in cifar10-94 fashion-95; do
+    python3 bench/time_to_accuracy.py --preset $p --seeds 0,1,2,3,4 --out "$out" --attncnn build-cuda/bin/attncnn | tail -1
+  done
 fi
 cat "$res"
