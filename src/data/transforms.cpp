@@ -446,6 +446,8 @@ NormalizeAffine::NormalizeAffine(const std::vector<double>& mean, const std::vec
 }
 
 torch::Tensor NormalizeAffine::operator()(const torch::Tensor& images_u8) const {
+  TORCH_CHECK(images_u8.dim() == 4 && images_u8.size(1) == scale.size(1), "normalisation: expected N×",
+              scale.size(1), "×H×W images (one mean and std per channel), got ", images_u8.sizes());
   return torch::addcmul(shift, images_u8.to(torch::kFloat), scale);
 }
 

@@ -1,5 +1,4 @@
 #include <attncnn/error.h>
-#include <attncnn/data/transforms.h>
 #include <attncnn/train/device_data.h>
 
 #include <torch/torch.h>
@@ -8,7 +7,7 @@ namespace attncnn {
 
 DeviceBatches::DeviceBatches(const ImageSet& set, const torch::Device& device, const DeviceBatchOptions& opts,
                              const std::vector<double>& mean, const std::vector<double>& std)
-    : opts_(opts) {
+    : normalize_(mean, std, device), opts_(opts) {
   if (opts.batch_size < 1) input_error("batch size " + std::to_string(opts.batch_size) + ": expected at least 1");
   if (opts.crop_padding < 0) input_error("crop padding " + std::to_string(opts.crop_padding) + ": expected >= 0");
   if (opts.reflect && (opts.crop_padding >= set.images.size(2) || opts.crop_padding >= set.images.size(3)))
@@ -17,9 +16,6 @@ DeviceBatches::DeviceBatches(const ImageSet& set, const torch::Device& device, c
     input_error("flip probability " + std::to_string(opts.flip_prob) + ": expected [0, 1]");
   images_ = set.images.to(device);
   labels_ = set.labels.to(device);
-  const NormalizeAffine affine(mean, std, device);
-  scale_ = affine.scale;
-  shift_ = affine.shift;
   start_epoch(0, 0);
 }
 
@@ -82,7 +78,7 @@ bool DeviceBatches::next(torch::Tensor& images, torch::Tensor& labels) {
     auto f = (opts_.alternate_flip ? flip_.index_select(0, idx) : flip_.slice(0, pos_, end)).view({b, 1, 1, 1});
     x = torch::where(f, x.flip({3}), x);
   }
-  auto fx = torch::addcmul(shift_, x.to(torch::kFloat), scale_);
+  auto fx = normalize_(x);
   images = opts_.channels_last ? fx.contiguous(at::MemoryFormat::ChannelsLast) : fx;
   labels = labels_.index_select(0, idx);
   pos_ = end;

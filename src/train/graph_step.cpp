@@ -21,8 +21,6 @@ struct GraphedStep::Impl {
   torch::Tensor x, y, logits, loss;
 };
 
-bool GraphedStep::available() { return true; }
-
 GraphedStep::GraphedStep(ModelImpl& model, const torch::Tensor& images, const torch::Tensor& labels, bool amp,
                          double label_smoothing, int warmup_steps)
     : impl_(std::make_unique<Impl>()) {
@@ -92,8 +90,6 @@ void GraphedStep::run(const torch::Tensor& images, const torch::Tensor& labels) 
 struct GraphedStep::Impl {
   torch::Tensor logits, loss;
 };
-
-bool GraphedStep::available() { return false; }
 
 GraphedStep::GraphedStep(ModelImpl&, const torch::Tensor&, const torch::Tensor&, bool, double, int) {
   input_error("--cuda-graph: this build of attncnn has no CUDA (it was built against a CPU-only libtorch)");

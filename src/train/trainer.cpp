@@ -167,12 +167,12 @@ class NonFiniteWatch {
 // floating-point buffers (BatchNorm statistics) both follow.
 class Lookahead {
  public:
+  // The model's tensors are held detached (sharing their storage), so the updates below write into the model.
   Lookahead(torch::nn::Module& model, int64_t k, double decay) : k_(k), decay_(decay) {
-    torch::NoGradGuard no_grad;
-    for (auto& p : model.parameters()) fast_.push_back(p);
+    for (auto& p : model.parameters()) fast_.push_back(p.detach());
     for (auto& b : model.buffers())
-      if (b.is_floating_point()) fast_.push_back(b);
-    for (auto& t : fast_) slow_.push_back(t.detach().clone());
+      if (b.is_floating_point()) fast_.push_back(b.detach());
+    for (auto& t : fast_) slow_.push_back(t.clone());
   }
   void after_step(int64_t step, int64_t total_steps) {
     const bool last = step >= total_steps;
@@ -181,12 +181,10 @@ class Lookahead {
     const double t = static_cast<double>(step) / std::max<int64_t>(1, total_steps);
     const double alpha = last ? 0.0 : 1.0 - std::pow(decay_, static_cast<double>(k_)) * t * t * t;
     if (alpha > 0) {
-      std::vector<torch::Tensor> fast;
-      for (auto& f : fast_) fast.push_back(f.detach());
       at::_foreach_mul_(slow_, 1.0 - alpha);
-      at::_foreach_add_(slow_, fast, alpha);
+      at::_foreach_add_(slow_, fast_, alpha);
     }
-    for (size_t i = 0; i < fast_.size(); ++i) fast_[i].detach().copy_(slow_[i]);
+    for (size_t i = 0; i < fast_.size(); ++i) fast_[i].copy_(slow_[i]);
   }
 
  private:
@@ -237,9 +235,6 @@ std::string next_run_dir(const std::string& base, const std::string& name, bool 
 
 torch::Tensor preprocess(const torch::Tensor& images_u8, const std::vector<double>& mean,
                          const std::vector<double>& std, const torch::Device& device) {
-  const int64_t c = images_u8.size(1);
-  TORCH_CHECK(static_cast<int64_t>(mean.size()) == c && static_cast<int64_t>(std.size()) == c,
-              "preprocess: ", c, " channels but ", mean.size(), " means and ", std.size(), " stds");
   return NormalizeAffine(mean, std, device)(images_u8.to(device, /*non_blocking=*/true));
 }
 
@@ -270,8 +265,6 @@ EvalResult evaluate(ModelImpl& model, const ImageSet& set, const std::vector<dou
   auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
   auto conf = torch::zeros({k * k}, torch::TensorOptions().dtype(torch::kLong).device(device));
   auto top5_acc = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device));
-  TORCH_CHECK(static_cast<int64_t>(mean.size()) == set.images.size(1), "evaluate: ", set.images.size(1),
-              " channels but ", mean.size(), " means");
   const NormalizeAffine normalize(mean, std, device);  // built once, applied to every batch
   for (int64_t i = 0; i < n; i += batch_size) {
     const int64_t e = std::min(n, i + batch_size);
@@ -367,7 +360,7 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
   mc.image_size = ds.height();
   Model model = create_model(mc);
   model->to(device);
-  if (cfg.resume.empty()) {
+  if (cfg.resume.empty() && model->initialises_from_data()) {
     // Data-dependent initialisation (e.g. patch whitening) sees up to 5,000 seeded training images.
     torch::NoGradGuard no_grad;
     auto gen = at::detail::createCPUGenerator(cfg.seed + 17);
@@ -416,8 +409,6 @@ TrainResult train(const TrainConfig& cfg_in, std::ostream& log) {
     input_error("--cuda-graph: the device is " + device.str() + "; CUDA graphs need --device cuda");
   if (cfg.cuda_graph && !on_device)
     input_error("--cuda-graph: --augment " + cfg.augment + " needs the host loader; graphs need device data");
-  if (cfg.cuda_graph && !GraphedStep::available())
-    input_error("--cuda-graph: this build of attncnn has no CUDA (it was built against a CPU-only libtorch)");
   const int64_t n = train_set.size();
   if (cfg.cuda_graph && n < cfg.batch_size)
     input_error("--cuda-graph: " + std::to_string(n) + " training images are fewer than one batch of " +

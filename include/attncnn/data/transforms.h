@@ -85,7 +85,7 @@ struct Transform {
 struct NormalizeAffine {
   torch::Tensor scale, shift;
   NormalizeAffine(const std::vector<double>& mean, const std::vector<double>& std, const torch::Device& device);
-  /// uint8 N×C×H×W (on the same device) to normalised float.
+  /// uint8 N×C×H×W (on the same device) to normalised float; throws when C is not the number of means.
   torch::Tensor operator()(const torch::Tensor& images_u8) const;
 };
 

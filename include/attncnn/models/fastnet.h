@@ -66,6 +66,7 @@ class FastNetImpl : public ModelImpl {
   /// model's device); the covariance is accumulated in float64 in chunks. Throws attncnn::Error (input) on a
   /// wrong shape.
   void init_from_data(const torch::Tensor& images) override;
+  bool initialises_from_data() const override { return true; }
 
   torch::nn::Conv2d whiten{nullptr};
   FastNetBlock block1{nullptr}, block2{nullptr}, block3{nullptr};

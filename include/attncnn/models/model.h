@@ -45,8 +45,10 @@ class ModelImpl : public torch::nn::Module {
   virtual const ModelConfig& config() const = 0;
   /// Data-dependent initialisation before training starts (not on resume): `images` are normalised training
   /// images (N×C×H×W float, on the model's device). The default does nothing; a model whose first layer is set
-  /// from the data (e.g. patch whitening) overrides it.
+  /// from the data (e.g. patch whitening) overrides it and initialises_from_data().
   virtual void init_from_data(const torch::Tensor& images) {}
+  /// Whether init_from_data does anything: the trainer gathers the sample of training images only then.
+  virtual bool initialises_from_data() const { return false; }
 };
 using Model = std::shared_ptr<ModelImpl>;
 

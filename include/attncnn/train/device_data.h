@@ -12,6 +12,7 @@
 ///   torch::Tensor x, y;
 ///   while (batches.next(x, y)) { ... }
 #include <attncnn/data/dataset.h>
+#include <attncnn/data/transforms.h>
 #include <torch/types.h>
 
 #include <vector>
@@ -43,7 +44,8 @@ class DeviceBatches {
   int64_t size() const { return labels_.size(0); }
 
  private:
-  torch::Tensor images_, labels_, scale_, shift_, order_;
+  torch::Tensor images_, labels_, order_;
+  NormalizeAffine normalize_;
   torch::Tensor crop_y_, crop_x_, flip_;
   DeviceBatchOptions opts_;
   int64_t pos_ = 0;

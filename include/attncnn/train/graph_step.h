@@ -17,9 +17,6 @@ namespace attncnn {
 
 class GraphedStep {
  public:
-  /// Whether this build can capture CUDA graphs (it was built against a libtorch with CUDA).
-  static bool available();
-
   /// Warms up (cuDNN autotuning, allocator) on a side stream, then captures forward, cross-entropy and backward
   /// for inputs shaped like `images` and `labels` (CUDA tensors; their memory format is kept). BatchNorm buffers
   /// are restored after the warm-up, so it leaves no trace in the model. Throws (input error) when unavailable.
