@@ -21,26 +21,13 @@
 #include "cli_run.h"
 
 #include "fashion_small.h"
+#include "test_files.h"
 
 using namespace attncnn;
 
 namespace {
 const std::string kTmp = ATTNCNN_TEST_TMP;
 
-bool exists(const std::string& p) {
-  struct stat st {};
-  return ::stat(p.c_str(), &st) == 0;
-}
-std::string read_all(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-void write_all(const std::string& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary);
-  out << s;
-}
 std::string fresh(const std::string& name) {
   const std::string p = kTmp + "/clitrain_" + name;
   std::system(("rm -rf '" + p + "' && mkdir -p '" + kTmp + "'").c_str());

@@ -11,12 +11,9 @@
 
 #include "cli_run.h"
 #include <attncnn/io/image.h>
+#include "test_files.h"
 
 namespace {
-bool exists(const std::string& p) {
-  struct stat st {};
-  return ::stat(p.c_str(), &st) == 0;
-}
 const std::string kTmp = ATTNCNN_TEST_TMP;
 }  // namespace
 

@@ -18,29 +18,19 @@
 #include <sys/wait.h>
 
 #include "cli_run.h"
+#include "test_files.h"
 
 using namespace attncnn;
 
 namespace {
 const std::string kCifar10 = ATTNCNN_SHARED_DIR "/data/cifar-10-batches-bin";
 
-bool exists(const std::string& p) {
-  struct stat st {};
-  return ::stat(p.c_str(), &st) == 0;
-}
 std::string tmp_dir(const std::string& name) {
   const std::string d = std::string(ATTNCNN_TEST_TMP) + "/datasets_" + name;
   std::system(("rm -rf '" + d + "' && mkdir -p '" + d + "'").c_str());
   return d;
 }
 void mkdirs(const std::string& d) { std::system(("mkdir -p '" + d + "'").c_str()); }
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
 // The message of the attncnn::Error that f throws (and checks that it is an input error).
 std::string error_of(const std::function<void()>& f) {
   try {
@@ -82,7 +72,7 @@ void write_jpeg(const std::string& path, const Image& img, int quality = 90) {
     jpeg_write_scanlines(&cinfo, &row, 1);
   }
   jpeg_finish_compress(&cinfo);
-  write_file(path, std::string(reinterpret_cast<char*>(mem), size));
+  write_all(path, std::string(reinterpret_cast<char*>(mem), size));
   jpeg_destroy_compress(&cinfo);
   std::free(mem);
 }
@@ -108,9 +98,9 @@ std::string make_folder(const std::string& name) {
   write_png(d + "/a/3.png", pattern(8, 8, 3, 3));
   for (int i = 0; i < 3; ++i) write_jpeg(d + "/b/" + std::to_string(i) + ".jpg", pattern(24, 20, 3, 10 + i));
   for (int i = 0; i < 3; ++i) write_png(d + "/c/" + std::to_string(i) + ".png", pattern(12, 12, 1, 20 + i));
-  write_file(d + "/a/notes.txt", "not an image");
-  write_file(d + "/README", "ignored");
-  write_file(d + "/b/.hidden.jpg", "hidden files are ignored");
+  write_all(d + "/a/notes.txt", "not an image");
+  write_all(d + "/README", "ignored");
+  write_all(d + "/b/.hidden.jpg", "hidden files are ignored");
   return d;
 }
 }  // namespace
@@ -151,8 +141,8 @@ TEST(Datasets, RealFashionMnist) {
 
 TEST(Datasets, Cifar100FineCoarseAndNames) {
   const auto d = tmp_dir("c100");
-  write_file(d + "/train.bin", cifar_records({{3, 99}, {19, 0}, {0, 42}}));
-  write_file(d + "/test.bin", cifar_records({{7, 5}}));
+  write_all(d + "/train.bin", cifar_records({{3, 99}, {19, 0}, {0, 42}}));
+  write_all(d + "/test.bin", cifar_records({{7, 5}}));
   auto fine = load_dataset("cifar100:" + d);
   EXPECT_EQ(fine.train.images.sizes(), torch::IntArrayRef({3, 3, 32, 32}));
   EXPECT_TRUE(torch::equal(fine.train.labels, torch::tensor({99, 0, 42}, torch::kLong)));
@@ -167,40 +157,40 @@ TEST(Datasets, Cifar100FineCoarseAndNames) {
   EXPECT_EQ(coarse.num_classes(), 20);
   std::string names;
   for (int i = 0; i < 20; ++i) names += "coarse_" + std::to_string(i) + "\n";
-  write_file(d + "/coarse_label_names.txt", names + "\n\n");
+  write_all(d + "/coarse_label_names.txt", names + "\n\n");
   EXPECT_EQ(load_dataset("cifar100-coarse:" + d).class_names[19], "coarse_19");
-  write_file(d + "/fine_label_names.txt", "apple\nbanana\n");
+  write_all(d + "/fine_label_names.txt", "apple\nbanana\n");
   EXPECT_HAS(error_of([&] { load_dataset("cifar100:" + d); }), "fine_label_names.txt: 2 class names: expected 100");
 }
 
 TEST(Datasets, BrokenCifarFiles) {
   const auto d = tmp_dir("c100bad");
-  write_file(d + "/train.bin", cifar_records({{3, 99}, {1, 1}}).substr(0, 6000));
-  write_file(d + "/test.bin", cifar_records({{7, 5}}));
+  write_all(d + "/train.bin", cifar_records({{3, 99}, {1, 1}}).substr(0, 6000));
+  write_all(d + "/test.bin", cifar_records({{7, 5}}));
   auto msg = error_of([&] { load_dataset("cifar100:" + d); });
   EXPECT_HAS(msg, d + "/train.bin");
   EXPECT_HAS(msg, "size 6000 bytes");
   EXPECT_HAS(msg, "record size 3074");
-  write_file(d + "/train.bin", cifar_records({{3, 99}, {1, 100}}));
+  write_all(d + "/train.bin", cifar_records({{3, 99}, {1, 100}}));
   msg = error_of([&] { load_dataset("cifar100:" + d); });
   EXPECT_HAS(msg, "train.bin: record 1 has fine label 100: expected 0 to 99");
-  write_file(d + "/train.bin", cifar_records({{20, 1}}));
+  write_all(d + "/train.bin", cifar_records({{20, 1}}));
   EXPECT_HAS(error_of([&] { load_dataset("cifar100-coarse:" + d); }), "coarse label 20: expected 0 to 19");
-  write_file(d + "/train.bin", "");
+  write_all(d + "/train.bin", "");
   EXPECT_HAS(error_of([&] { load_dataset("cifar100:" + d); }), "train.bin: empty file");
 
   const auto c10 = tmp_dir("c10bad");
-  for (int i = 1; i <= 5; ++i) write_file(c10 + "/data_batch_" + std::to_string(i) + ".bin", cifar_records({{i}, {0}}));
+  for (int i = 1; i <= 5; ++i) write_all(c10 + "/data_batch_" + std::to_string(i) + ".bin", cifar_records({{i}, {0}}));
   EXPECT_HAS(error_of([&] { load_dataset("cifar10:" + c10); }), c10 + "/test_batch.bin: file not found");
-  write_file(c10 + "/test_batch.bin", cifar_records({{9}}));
+  write_all(c10 + "/test_batch.bin", cifar_records({{9}}));
   auto ds = load_dataset("cifar10:" + c10);
   EXPECT_EQ(ds.train.size(), 10);
   EXPECT_EQ(ds.class_names[9], "truck");  // built-in names without batches.meta.txt
   EXPECT_TRUE(torch::equal(ds.train.labels.slice(0, 0, 4), torch::tensor({1, 0, 2, 0}, torch::kLong)));
-  write_file(c10 + "/data_batch_3.bin", cifar_records({{1}, {2}}) + "x");
+  write_all(c10 + "/data_batch_3.bin", cifar_records({{1}, {2}}) + "x");
   msg = error_of([&] { load_dataset("cifar10:" + c10); });
   EXPECT_HAS(msg, c10 + "/data_batch_3.bin: size 6147 bytes is not a multiple of the record size 3073");
-  write_file(c10 + "/data_batch_3.bin", cifar_records({{1}, {10}}));
+  write_all(c10 + "/data_batch_3.bin", cifar_records({{1}, {10}}));
   EXPECT_HAS(error_of([&] { load_dataset("cifar10:" + c10); }), "data_batch_3.bin: record 1 has label 10");
   EXPECT_HAS(error_of([&] { load_dataset("cifar10:" + c10 + "/nope"); }), "nope' not found");
 }
@@ -208,8 +198,8 @@ TEST(Datasets, BrokenCifarFiles) {
 TEST(Datasets, LooksInAttncnnDataAndSaysWhere) {
   const auto root = tmp_dir("envroot");
   mkdirs(root + "/cifar100");
-  write_file(root + "/cifar100/train.bin", cifar_records({{1, 2}}));
-  write_file(root + "/cifar100/test.bin", cifar_records({{1, 3}}));
+  write_all(root + "/cifar100/train.bin", cifar_records({{1, 2}}));
+  write_all(root + "/cifar100/test.bin", cifar_records({{1, 3}}));
   ::setenv("ATTNCNN_DATA", root.c_str(), 1);
   EXPECT_EQ(load_dataset("cifar100").train.size(), 1);
   auto msg = error_of([] { load_dataset("cifar10"); });
@@ -317,20 +307,20 @@ TEST(Datasets, BrokenFolders) {
   // An empty class folder.
   auto d = make_folder("empty_class");
   mkdirs(d + "/zzz");
-  write_file(d + "/zzz/readme.txt", "no images");
+  write_all(d + "/zzz/readme.txt", "no images");
   EXPECT_HAS(error_of([&] { load_dataset("folder:" + d, o); }), d + "/zzz: empty class folder");
   // A folder with no images at all, and one with images but no class folders.
   d = tmp_dir("no_images");
-  write_file(d + "/a.txt", "x");
+  write_all(d + "/a.txt", "x");
   EXPECT_HAS(error_of([&] { load_dataset("folder:" + d, o); }), "no class subfolders and no images");
   write_png(d + "/loose.png", pattern(4, 4, 3, 0));
   EXPECT_HAS(error_of([&] { load_dataset("folder:" + d, o); }), "image file(s) directly in it");
   // Corrupt and truncated images fail by default, naming the file; --skip-bad skips and counts them.
   d = make_folder("corrupt");
-  write_file(d + "/b/3.jpg", "\xff\xd8\xff\xe0 not really a jpeg");
+  write_all(d + "/b/3.jpg", "\xff\xd8\xff\xe0 not really a jpeg");
   const auto png = encode_png(pattern(30, 30, 3, 7));
-  write_file(d + "/c/9.png", png.substr(0, png.size() / 2));
-  write_file(d + "/a/9.png", "plain text with a png name");
+  write_all(d + "/c/9.png", png.substr(0, png.size() / 2));
+  write_all(d + "/a/9.png", "plain text with a png name");
   auto msg = error_of([&] { load_dataset("folder:" + d, o); });
   EXPECT_HAS(msg, d + "/a/9.png");  // the first bad file in name order, whatever the threads
   EXPECT_HAS(msg, "--skip-bad");
@@ -346,7 +336,7 @@ TEST(Datasets, BrokenFolders) {
   mkdirs(d + "/good");
   mkdirs(d + "/bad");
   write_png(d + "/good/1.png", pattern(4, 4, 3, 0));
-  write_file(d + "/bad/1.png", "junk");
+  write_all(d + "/bad/1.png", "junk");
   EXPECT_HAS(error_of([&] { load_dataset("folder:" + d, o); }), d + "/bad: no readable training images");
   o.image_size = 0;
   EXPECT_HAS(error_of([&] { load_dataset("folder:" + d, o); }), "--image-size 0");
@@ -425,7 +415,7 @@ TEST(Datasets, CliDataCommand) {
   std::remove("folder_contact_sheet.png");
 
   // Bad input: exit code 2 and the file named.
-  write_file(d + "/c/bad.png", "junk");
+  write_all(d + "/c/bad.png", "junk");
   r = run_cli("data folder:" + d + " --out " + out);
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_HAS(r.out, d + "/c/bad.png");

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 
 #include "cli_run.h"
+#include "test_files.h"
 
 namespace fs = std::filesystem;
 
@@ -110,12 +111,6 @@ attncnn::Image test_image(int w, int h, int channels, int seed) {
   return img;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 
 // A channel-only module (weights N×C, like squeeze-and-excitation) and a two-head spatial one, to check that
@@ -444,7 +439,7 @@ TEST(Gallery, IndexReferencesExistingFilesAndBadImagesAreReported) {
   EXPECT_EQ(rep.images[1].true_label, 9);  // ankle_boot ~ "Ankle boot"
   EXPECT_EQ(rep.images[0].top.size(), 4u);
 
-  const std::string html = slurp(out + "/index.html");
+  const std::string html = read_all(out + "/index.html");
   std::regex src("src=\"([^\"]+)\"");
   int refs = 0;
   for (auto it = std::sregex_iterator(html.begin(), html.end(), src); it != std::sregex_iterator(); ++it) {
@@ -465,7 +460,7 @@ TEST(Gallery, IndexReferencesExistingFilesAndBadImagesAreReported) {
   EXPECT_EQ(heat.channels, 3);
   EXPECT_TRUE(fs::exists(out + "/Dress_a_conv3_gradcampp.png"));
 
-  auto j = nlohmann::json::parse(slurp(out + "/maps.json"));
+  auto j = nlohmann::json::parse(read_all(out + "/maps.json"));
   ASSERT_EQ(j["maps"].size(), 6u);
   for (const auto& m : j["maps"]) {
     EXPECT_TRUE(fs::exists(fs::path(out) / m["file"].get<std::string>()));

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include "test_files.h"
 
 using namespace attncnn;
 
@@ -14,12 +15,6 @@ namespace {
 std::string tmp_path(const std::string& name) {
   std::system(("mkdir -p '" + std::string(ATTNCNN_TEST_TMP) + "'").c_str());
   return std::string(ATTNCNN_TEST_TMP) + "/" + name;
-}
-std::string read_all(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 // A file image with the given JSON header and `data` bytes.
 std::string make_file(const std::string& header, const std::string& data) {

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "fashion_small.h"
+#include "test_files.h"
 
 using namespace attncnn;
 
@@ -33,20 +34,6 @@ std::string fresh_dir(const std::string& name) {
   const std::string p = kTmp + "/train_" + name;
   std::system(("rm -rf '" + p + "' && mkdir -p '" + p + "'").c_str());
   return p;
-}
-std::string read_all(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-void write_all(const std::string& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary);
-  out << s;
-}
-bool exists(const std::string& p) {
-  struct stat st {};
-  return ::stat(p.c_str(), &st) == 0;
 }
 bool have_fashion_mnist() { return exists(ATTNCNN_FASHION_MNIST_DIR); }
 
