@@ -657,3 +657,13 @@ TEST(Train, DeviceDataRunsEvaluateAtTheEndAndResumeBitwise) {
   msg = error_of([&] { train(c, std::cout); });
   EXPECT_NE(msg.find("--cuda-graph"), std::string::npos) << msg;
 }
+
+TEST(Schedule, WarmupShorterThanOneStepNeverExceedsLr) {
+  TrainConfig c;
+  c.lr = 0.5;
+  c.warmup_epochs = 0.1;  // 0.3 of a step at 3 steps per epoch
+  for (const std::string schedule : {"cosine", "linear", "constant", "step"}) {
+    c.schedule = schedule;
+    for (int64_t s = 0; s < 6; ++s) EXPECT_LE(scheduled_lr(c, s, 3, 6), 0.5) << schedule << " step " << s;
+  }
+}

@@ -324,7 +324,7 @@ double scheduled_lr(const TrainConfig& cfg, int64_t step, int64_t steps_per_epoc
   const double warmup = cfg.warmup_epochs * steps_per_epoch;
   if (warmup > 0 && step < warmup) {
     if (cfg.schedule == "linear" && cfg.lr_start > 0) return cfg.lr * (cfg.lr_start + (1.0 - cfg.lr_start) * step / warmup);
-    return cfg.lr * (step + 1) / warmup;
+    return cfg.lr * std::min(1.0, (step + 1) / warmup);  // a warmup shorter than one step must not overshoot
   }
   if (cfg.schedule == "constant") return cfg.lr;
   if (cfg.schedule == "step") {
