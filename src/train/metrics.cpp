@@ -36,6 +36,27 @@ const std::vector<Column>& columns() {
   return c;
 }
 
+// Columns present only in runs that have them (model EMA): written when any epoch has a value.
+const std::vector<Column>& optional_columns() {
+  static const std::vector<Column> c = {
+      {"ema_val_loss", 6, &EpochMetrics::ema_val_loss},
+      {"ema_val_top1", 4, &EpochMetrics::ema_val_top1},
+      {"ema_val_top5", 4, &EpochMetrics::ema_val_top5},
+  };
+  return c;
+}
+
+std::vector<Column> columns_of(const std::vector<EpochMetrics>& history) {
+  std::vector<Column> out = columns();
+  for (const auto& c : optional_columns())
+    for (const auto& m : history)
+      if (std::isfinite(m.*c.field)) {
+        out.push_back(c);
+        break;
+      }
+  return out;
+}
+
 std::string xml_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
@@ -166,12 +187,13 @@ const std::vector<std::string>& metric_columns() {
 }
 
 std::string results_csv(const std::vector<EpochMetrics>& history) {
-  std::string out;
-  for (const auto& name : metric_columns()) out += (out.empty() ? "" : ",") + name;
+  const auto cols = columns_of(history);
+  std::string out = "epoch";
+  for (const auto& c : cols) out += std::string(",") + c.name;
   out += "\n";
   for (const auto& m : history) {
     out += std::to_string(m.epoch);
-    for (const auto& c : columns()) out += "," + fixed(m.*c.field, c.precision);
+    for (const auto& c : cols) out += "," + fixed(m.*c.field, c.precision);
     out += "\n";
   }
   return out;
@@ -179,10 +201,11 @@ std::string results_csv(const std::vector<EpochMetrics>& history) {
 
 std::string metrics_jsonl(const std::vector<EpochMetrics>& history) {
   std::string out;
+  const auto cols = columns_of(history);
   for (const auto& m : history) {
     nlohmann::ordered_json j;
     j["epoch"] = m.epoch;
-    for (const auto& c : columns()) {
+    for (const auto& c : cols) {
       const double v = m.*c.field;
       if (std::isfinite(v)) j[c.name] = v;
       else j[c.name] = nullptr;  // JSON has no NaN
@@ -219,6 +242,8 @@ std::vector<EpochMetrics> parse_metrics(const std::string& text, const std::stri
       const auto& v = o[c.name];
       m.*c.field = v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();
     }
+    for (const auto& c : optional_columns())
+      if (o.contains(c.name) && o[c.name].is_number()) m.*c.field = o[c.name].get<double>();
     out.push_back(m);
   }
   return out;

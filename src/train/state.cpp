@@ -184,6 +184,11 @@ void save_training_state(const std::string& path, const TrainingState& s) {
     return joined;
   }() + "]";
   auto tensors = s.optimizer_tensors;
+  for (const auto& kv : s.extra_tensors) {
+    if (kv.first.rfind("extra.", 0) != 0)
+      runtime_error("save_training_state: extra tensor '" + kv.first + "' must be named extra.<name>.<tensor>");
+    tensors.push_back(kv);
+  }
   if (s.rng_cpu.defined()) tensors.emplace_back("rng.cpu", s.rng_cpu);
   if (s.rng_cuda.defined()) tensors.emplace_back("rng.cuda", s.rng_cuda);
   save_safetensors(path, tensors, meta);
@@ -227,6 +232,7 @@ TrainingState load_training_state(const std::string& path) {
     if (kv.first == "rng.cpu") s.rng_cpu = kv.second;
     else if (kv.first == "rng.cuda") s.rng_cuda = kv.second;
     else if (kv.first.rfind("optimizer.", 0) == 0) s.optimizer_tensors.push_back(kv);
+    else if (kv.first.rfind("extra.", 0) == 0) s.extra_tensors.push_back(kv);
     else input_error(path + ": unexpected tensor '" + kv.first + "' in a training state");
   }
   return s;

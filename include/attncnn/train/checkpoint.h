@@ -10,7 +10,8 @@
 /// SGD: momentum_buffer), `rng.cpu` (uint8 state of libtorch's CPU generator, `rng.cuda` likewise on GPU runs),
 /// and metadata: format ("attncnn-state"), format_version, epoch, batch, step, batch_size, steps_per_epoch,
 /// optimizer, best_top1, best_epoch, partial (JSON sums of the epoch in progress), history (JSON array of
-/// per-epoch metrics). Both files record `step`; a pair whose steps differ is never resumed.
+/// per-epoch metrics), and the extras' tensors as `extra.<name>.<tensor>` (EMA and Lookahead weights). Both files
+/// record `step`; a pair whose steps differ is never resumed.
 #include <attncnn/models/model.h>
 #include <attncnn/train/metrics.h>
 
@@ -71,6 +72,8 @@ struct TrainingState {
   torch::Tensor rng_cpu;        ///< uint8 state of libtorch's default CPU generator
   torch::Tensor rng_cuda;       ///< uint8 state of the default CUDA generator (undefined on CPU runs)
   std::vector<std::pair<std::string, torch::Tensor>> optimizer_tensors;  ///< see optimizer_state()
+  /// State of the training extras (EMA, Lookahead: train/extras.h), named `extra.<extra>.<tensor>`.
+  std::vector<std::pair<std::string, torch::Tensor>> extra_tensors;
 };
 
 /// The optimizer's per-parameter buffers, named `optimizer.<parameter name in model>.<buffer>`, as CPU copies.

@@ -2,6 +2,7 @@
 /// Per-epoch training metrics and the files a run folder keeps of them: results.csv, metrics.jsonl, curves.svg.
 /// All three are rendered from the whole history, so a resumed run rewrites them complete.
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -14,9 +15,14 @@ struct EpochMetrics {
   double lr = 0;                             ///< learning rate of the epoch's last step
   double epoch_seconds = 0;                  ///< training time of the epoch (without validation)
   double images_per_second = 0;
+  /// Of the model EMA's weights (--model-ema); NaN when the run keeps none. results.csv and metrics.jsonl list
+  /// these columns only when some epoch has them.
+  double ema_val_loss = std::numeric_limits<double>::quiet_NaN();
+  double ema_val_top1 = std::numeric_limits<double>::quiet_NaN();
+  double ema_val_top5 = std::numeric_limits<double>::quiet_NaN();
 };
 
-/// The column names, in order, shared by results.csv and the keys of metrics.jsonl.
+/// The column names, in order, shared by results.csv and the keys of metrics.jsonl (without the optional EMA ones).
 const std::vector<std::string>& metric_columns();
 
 /// results.csv: a header line of metric_columns(), then one line per epoch.

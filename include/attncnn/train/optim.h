@@ -15,6 +15,8 @@
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 
+#include <string>
+
 namespace attncnn {
 
 /// torch::optim::SGD whose step() updates the parameters of each group together. Parameters without a gradient
@@ -32,5 +34,13 @@ class ForeachAdamW : public torch::optim::AdamW {
   using torch::optim::AdamW::AdamW;
   torch::Tensor step(LossClosure closure = nullptr) override;
 };
+
+/// Clips the gradients of `model`'s parameters in place, as timm's --clip-grad / --clip-mode do:
+/// "norm": scales all gradients by min(1, threshold / (‖g‖₂ + 1e-6)), ‖g‖₂ over every gradient together;
+/// "value": clamps each element to [−threshold, threshold];
+/// "agc": adaptive clipping per output unit (row of a weight): a unit whose gradient norm exceeds
+///        threshold · max(‖w‖₂, 1e-3) is scaled down to it.
+/// Stays on the parameters' device (no host synchronisation). Throws (input error) for another mode.
+void clip_gradients(torch::nn::Module& model, double threshold, const std::string& mode);
 
 }  // namespace attncnn

@@ -15,66 +15,13 @@
 /// run after the current step with a resumable checkpoint and TrainResult::interrupted set.
 #include <attncnn/data/dataset.h>
 #include <attncnn/models/model.h>
+#include <attncnn/train/config.h>
 
 #include <ostream>
 #include <string>
 #include <vector>
 
 namespace attncnn {
-
-struct TrainConfig {
-  std::string data = "fashion-mnist";
-  double fraction = 1.0;       ///< share of the training split used (seeded)
-  ModelConfig model;           ///< in_channels and num_classes are taken from the dataset
-  int64_t epochs = 1;
-  int64_t batch_size = 64;
-  double lr = 3e-3;
-  std::string optimizer = "adamw";  ///< adamw | sgd
-  double momentum = 0.9;            ///< sgd only
-  bool nesterov = true;             ///< sgd only
-  double weight_decay = 5e-4;       ///< not applied to norm weights and biases
-  std::string schedule = "cosine";  ///< cosine | linear | step | onecycle | constant
-  double warmup_epochs = 0.0;       ///< linear warmup from 0 (onecycle: length of the rising phase, 0 = 30%)
-  double lr_start = 0.0;            ///< linear schedule: the warmup starts at lr·lr_start (0: from lr/warmup_steps)
-  double lr_end = 0.0;              ///< linear schedule: the rate falls to lr·lr_end at the last step
-  double step_gamma = 0.1;          ///< step schedule: factor every step_epochs
-  int64_t step_epochs = 30;
-  double label_smoothing = 0.0;
-  uint64_t seed = 0;
-  bool deterministic = false;       ///< deterministic algorithms where libtorch has them, cuDNN autotuning off
-  std::string device = "auto";      ///< auto | cpu | cuda[:N]
-  int64_t threads = 0;              ///< CPU threads as given (0: all cores); applied by the caller, recorded here
-  int64_t batch_eval = 512;
-  std::string project = "runs/train";  ///< parent of numbered run folders (used when out is empty)
-  std::string name = "exp";
-  bool exist_ok = false;
-  std::string out;                  ///< run folder; created
-  std::string resume;               ///< a run's weights/last.safetensors to continue from; out must be that run
-  int64_t max_steps = 0;            ///< stop as if interrupted after this many optimizer steps in all (0: none)
-  int64_t log_interval = 50;        ///< batches between progress lines when not on a terminal
-  bool quiet = false;
-  bool channels_last = false;
-  bool amp = false;                 ///< bf16 autocast on CUDA
-  double val_split = 0.2;           ///< folder datasets without train/val subfolders: held-out share per class
-  int64_t image_size = 64;          ///< folder datasets: images resized and centre-cropped to this side
-  bool skip_bad = false;            ///< folder datasets: skip unreadable images instead of failing
-  int64_t workers = -1;             ///< loader threads; -1: 4 on CUDA, on the CPU 1 with augmentation else 0
-  std::string augment;              ///< training augmentation, a Transform spec ("crop=28,pad=2,flip=0.5"; "" none)
-  bool live = false;                ///< redraw one progress line in place (a terminal) instead of printing lines
-  std::string device_data = "auto"; ///< hold the training set on the training device as uint8 and augment it there
-                                    ///< in batches: auto (on CUDA when --augment allows it), on, off
-  bool cudnn_benchmark = true;      ///< let cuDNN time its algorithms for each new shape (costs time at start-up)
-  bool cuda_graph = false;          ///< capture forward+loss+backward as one CUDA graph (needs device data; drops
-                                    ///< the last partial batch of each epoch so every step has the same shape)
-  double bias_lr_scale = 1.0;       ///< learning-rate factor of the no-weight-decay group (norms and biases)
-  int64_t lookahead = 0;            ///< every N steps pull the weights toward a slow copy (0: off; see docs)
-  double lookahead_decay = 0.95;    ///< per-step decay of the slow copy at the end of training (ramped in as t³)
-  int64_t save_every = 1;           ///< write weights/last every N epochs (0: after the last epoch only; a stop
-                                    ///< request or Ctrl-C always saves)
-  int64_t eval_every = 1;           ///< evaluate every N epochs (0: after the last epoch only); the last always is
-  int64_t tta = 0;                  ///< test-time augmentation of the evaluation: 0 none, 1 flip, 2 flip + shifts
-  std::string preset;               ///< the built-in settings this run started from (recorded only)
-};
 
 struct EvalResult {
   double loss = 0, top1 = 0, top5 = 0;
@@ -85,6 +32,7 @@ struct EvalResult {
 
 struct TrainResult {
   EvalResult final_eval;      ///< of the last completed epoch (empty when none completed in this call)
+  EvalResult final_eval_ema;  ///< of the model EMA's weights at that epoch (count 0 without --model-ema)
   double best_top1 = 0;
   int64_t epochs_run = 0;     ///< epochs completed in all, counting those before a resume
   int64_t steps = 0;          ///< optimizer steps taken in all
