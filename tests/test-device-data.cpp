@@ -179,12 +179,13 @@ TEST(DeviceBatches, SameBatchesAsTheHostLoader) {
                torch::randint(0, 10, {n}, torch::kLong)};
   const std::vector<double> mean{0.4, 0.5, 0.6}, std{0.2, 0.25, 0.3};
   auto pixels = [&](const torch::Tensor& x) {  // back to uint8 from the normalised floats
-    auto s = torch::tensor({0.2f, 0.25f, 0.3f}).view({1, 3, 1, 1}), m = torch::tensor({0.4f, 0.5f, 0.6f}).view({1, 3, 1, 1});
+    const auto s = torch::tensor({0.2f, 0.25f, 0.3f}).view({1, 3, 1, 1});
+    const auto m = torch::tensor({0.4f, 0.5f, 0.6f}).view({1, 3, 1, 1});
     return ((x.cpu() * s + m) * 255).round().to(torch::kUInt8);
   };
-  for (const std::string spec : {"pad=2,flip=0.5", "pad=3,pad_mode=reflect,flip=0.5", "pad=2,flip=0.5,flip_mode=alternate",
-                                 "pad=2,pad_mode=reflect,flip=0.7,flip_mode=alternate", "flip=0.5", "pad=1",
-                                 "pad=1,flip=1"}) {
+  for (const std::string spec :
+       {"pad=2,flip=0.5", "pad=3,pad_mode=reflect,flip=0.5", "pad=2,flip=0.5,flip_mode=alternate",
+        "pad=2,pad_mode=reflect,flip=0.7,flip_mode=alternate", "flip=0.5", "pad=1", "pad=1,flip=1"}) {
     SCOPED_TRACE(spec);
     Transform tf = Transform::parse(spec);
     tf.mean = mean;

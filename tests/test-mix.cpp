@@ -108,7 +108,8 @@ TEST(Mix, CutmixCopiesOneBoxFromTheFlippedBatchAndLambdaIsItsShare) {
     const int64_t top = rows.min().item<int64_t>(), bottom = rows.max().item<int64_t>() + 1;
     const int64_t left = cols.min().item<int64_t>(), right = cols.max().item<int64_t>() + 1;
     EXPECT_EQ(area, (bottom - top) * (right - left)) << "not one rectangle at step " << step;
-    EXPECT_EQ(std::vector<int64_t>({top, bottom, left, right}), std::vector<int64_t>({d.top, d.bottom, d.left, d.right}));
+    EXPECT_EQ(std::vector<int64_t>({top, bottom, left, right}),
+              std::vector<int64_t>({d.top, d.bottom, d.left, d.right}));
     EXPECT_NEAR(lam, 1.0 - static_cast<double>(area) / (h * w), 1e-6);
     for (int64_t i = 0; i < 6; ++i) {
       auto expect = x[i].clone();

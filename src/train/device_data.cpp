@@ -58,7 +58,9 @@ void DeviceBatches::start_epoch(uint64_t seed, int64_t epoch) {
     p[2 * n + k] = a.left;
     p[3 * n + k] = a.flip ? 1 : 0;
   }
-  plan_ = plan.to(images_.device());
+  // From pinned memory the copy is queued behind the running epoch's kernels instead of waiting for them.
+  const auto dev = images_.device();
+  plan_ = dev.is_cuda() ? plan.pin_memory().to(dev, /*non_blocking=*/true) : plan.to(dev);
   pos_ = 0;
 }
 

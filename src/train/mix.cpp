@@ -133,14 +133,15 @@ std::pair<torch::Tensor, torch::Tensor> mix_batch(const torch::Tensor& x, const 
   const MixDraw d = mix_draw(o, x.size(2), x.size(3), seed, step);
   const double off = o.label_smoothing / static_cast<double>(o.num_classes);
   const double on = 1.0 - o.label_smoothing + off;
-  auto targets = torch::full({y.size(0), o.num_classes}, off, torch::TensorOptions().dtype(torch::kFloat).device(y.device()))
-                     .scatter_(1, y.view({-1, 1}), on);
+  const auto float_opts = torch::TensorOptions().dtype(torch::kFloat).device(y.device());
+  auto targets = torch::full({y.size(0), o.num_classes}, off, float_opts).scatter_(1, y.view({-1, 1}), on);
   if (d.lam == 1.0) return {x, targets};
   targets = targets * d.lam + targets.flip({0}) * (1.0 - d.lam);
   torch::Tensor mixed;
   if (d.cutmix) {
+    auto box = [&](const torch::Tensor& t) { return t.slice(2, d.top, d.bottom).slice(3, d.left, d.right); };
     mixed = x.clone();
-    mixed.slice(2, d.top, d.bottom).slice(3, d.left, d.right).copy_(x.slice(2, d.top, d.bottom).slice(3, d.left, d.right).flip({0}));
+    box(mixed).copy_(box(x).flip({0}));
   } else {
     mixed = x * d.lam + x.flip({0}) * (1.0 - d.lam);
   }
