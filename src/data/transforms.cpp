@@ -339,7 +339,8 @@ CropFlipSpec Transform::crop_flip_spec(int64_t h, int64_t w) const {
 AugmentParams Transform::params(uint64_t seed, int64_t epoch, int64_t index, int64_t h, int64_t w) const {
   const CropFlipSpec spec = crop_flip_spec(h, w);
   if (resize > 0) h = w = resize;
-  const std::pair<int64_t, int64_t> o{h + 2 * padding - spec.top_choices + 1, w + 2 * padding - spec.left_choices + 1};
+  const std::pair<int64_t, int64_t> o{h + 2 * padding - spec.top_choices + 1,
+                                      w + 2 * padding - spec.left_choices + 1};  // output_size(h, w)
   Stream r{sample_key(seed, epoch, index)};
   AugmentParams p = draw_crop_flip(r, spec, seed, epoch, index);
   if (erase > 0 && r.uniform() < erase) {
