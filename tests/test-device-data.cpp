@@ -1,5 +1,8 @@
 // DeviceBatches (runs on the CPU here and on the GPU on the GPU machine): every sample once per epoch, crops are
-// windows of the zero-padded image, flips mirror, normalisation matches preprocess(), and the same seed repeats.
+// windows of the zero-padded image, flips mirror, normalisation matches preprocess(), the same seed repeats, and
+// the batches equal the host loader's for the same seed and transform.
+#include <attncnn/data/loader.h>
+#include <attncnn/error.h>
 #include <attncnn/train/device_data.h>
 #include <attncnn/train/trainer.h>
 #include <gtest/gtest.h>
@@ -165,4 +168,77 @@ TEST(DeviceBatches, AlternateFlipMirrorsEachImageOnEveryOtherEpoch) {
   }
   EXPECT_GT(flipped, 5);
   EXPECT_LT(flipped, 35);
+}
+
+// The host loader and the device batches make the same random choices from the same seed: the same order, crops
+// and flips, so a run gives the same batches on either path. Pixels are random so that every difference shows.
+TEST(DeviceBatches, SameBatchesAsTheHostLoader) {
+  const int64_t n = 37, bs = 8;  // 8 does not divide 37: the last batch is partial
+  torch::manual_seed(17);
+  ImageSet set{torch::randint(0, 256, {n, 3, 7, 9}, torch::kLong).to(torch::kUInt8),
+               torch::randint(0, 10, {n}, torch::kLong)};
+  const std::vector<double> mean{0.4, 0.5, 0.6}, std{0.2, 0.25, 0.3};
+  auto pixels = [&](const torch::Tensor& x) {  // back to uint8 from the normalised floats
+    const auto s = torch::tensor({0.2f, 0.25f, 0.3f}).view({1, 3, 1, 1});
+    const auto m = torch::tensor({0.4f, 0.5f, 0.6f}).view({1, 3, 1, 1});
+    return ((x.cpu() * s + m) * 255).round().to(torch::kUInt8);
+  };
+  for (const std::string spec :
+       {"pad=2,flip=0.5", "pad=3,pad_mode=reflect,flip=0.5", "pad=2,flip=0.5,flip_mode=alternate",
+        "pad=2,pad_mode=reflect,flip=0.7,flip_mode=alternate", "flip=0.5", "pad=1", "pad=1,flip=1"}) {
+    SCOPED_TRACE(spec);
+    Transform tf = Transform::parse(spec);
+    tf.mean = mean;
+    tf.std = std;
+    Loader host(set, LoaderOptions(bs).seed(13).workers(2).transform(tf));
+    DeviceBatchOptions o = device_batch_options(tf, 7, 9);
+    o.batch_size = bs;
+    DeviceBatches dev(set, test_device(), o, mean, std);
+    ASSERT_EQ(dev.batches_per_epoch(), host.size());
+    int64_t augmented = 0;
+    for (int64_t epoch : {1, 2}) {
+      host.set_epoch(epoch);
+      dev.start_epoch(13, epoch);
+      Batch hb;
+      torch::Tensor x, y;
+      int64_t batches = 0;
+      while (host.next(hb)) {
+        ASSERT_TRUE(dev.next(x, y)) << "epoch " << epoch << " batch " << batches;
+        const auto hp = pixels(hb.images), dp = pixels(x);
+        ASSERT_EQ(hp.sizes(), dp.sizes());
+        for (int64_t k = 0; k < hp.size(0); ++k)
+          EXPECT_TRUE(torch::equal(hp[k], dp[k])) << "epoch " << epoch << " batch " << batches << " image " << k;
+        EXPECT_TRUE(torch::equal(hb.labels, y.cpu()));
+        EXPECT_TRUE(torch::allclose(hb.images, x.cpu(), 1e-5, 1e-5));
+        augmented += (hp != set.images.index_select(0, hb.indices)).flatten(1).any(1).sum().item<int64_t>();
+        ++batches;
+      }
+      EXPECT_FALSE(dev.next(x, y));
+      EXPECT_EQ(batches, 5);
+    }
+    EXPECT_GT(augmented, n / 2);  // the comparison is between augmented batches, not plain copies
+    // Resuming mid-epoch: skip(2) on the device lands on the host's third batch.
+    host.set_epoch(2);
+    Batch hb;
+    for (int k = 0; k < 3; ++k) host.next(hb);
+    dev.start_epoch(13, 2);
+    dev.skip(2);
+    torch::Tensor x, y;
+    ASSERT_TRUE(dev.next(x, y));
+    EXPECT_TRUE(torch::equal(pixels(hb.images), pixels(x)));
+    EXPECT_TRUE(torch::equal(hb.labels, y.cpu()));
+  }
+}
+
+TEST(DeviceBatches, OptionsFromATransformRefuseWhatOnlyTheHostDoes) {
+  auto o = device_batch_options(Transform::parse("pad=4,pad_mode=reflect,flip=0.3,flip_mode=alternate"), 32, 32);
+  EXPECT_EQ(o.crop_padding, 4);
+  EXPECT_TRUE(o.reflect);
+  EXPECT_TRUE(o.hflip);
+  EXPECT_DOUBLE_EQ(o.flip_prob, 0.3);
+  EXPECT_TRUE(o.alternate_flip);
+  EXPECT_FALSE(device_batch_options(Transform::parse("pad=2"), 32, 32).hflip);
+  EXPECT_THROW(device_batch_options(Transform::parse("erase=0.25"), 32, 32), attncnn::Error);
+  EXPECT_THROW(device_batch_options(Transform::parse("resize=32"), 32, 32), attncnn::Error);
+  EXPECT_THROW(device_batch_options(Transform::parse("crop=28,pad=2"), 32, 32), attncnn::Error);
 }

@@ -292,3 +292,31 @@ TEST(Transforms, AlternateFlipInvertsEachImageEveryOtherEpoch) {
   EXPECT_LT(flipped, 130);
   EXPECT_THROW(Transform::parse("flip=0.5,flip_mode=sometimes"), attncnn::Error);
 }
+
+// Transform::params takes its crop and flip from crop_flip_params (which device batches use too); erasing only
+// adds to them. The spec counts the crop origins that fit in the padded image.
+TEST(Transforms, CropAndFlipComeFromCropFlipParams) {
+  const Transform t = Transform::parse("crop=6,pad=1,flip=0.5,erase=0.5");
+  const CropFlipSpec s = t.crop_flip_spec(8, 9);
+  EXPECT_EQ(s.top_choices, 8 + 2 - 6 + 1);
+  EXPECT_EQ(s.left_choices, 9 + 2 - 6 + 1);
+  EXPECT_DOUBLE_EQ(s.hflip, 0.5);
+  EXPECT_FALSE(s.alternate);
+  EXPECT_TRUE(Transform::parse("flip=0.3,flip_mode=alternate").crop_flip_spec(8, 8).alternate);
+  std::set<int64_t> tops, lefts;
+  int erased = 0;
+  for (int64_t i = 0; i < 300; ++i) {
+    const auto p = t.params(3, 2, i, 8, 9), q = crop_flip_params(s, 3, 2, i);
+    EXPECT_EQ(p.top, q.top);
+    EXPECT_EQ(p.left, q.left);
+    EXPECT_EQ(p.flip, q.flip);
+    EXPECT_FALSE(q.erase);
+    tops.insert(p.top), lefts.insert(p.left), erased += p.erase;
+  }
+  EXPECT_EQ(tops, std::set<int64_t>({0, 1, 2, 3, 4}));
+  EXPECT_EQ(lefts, std::set<int64_t>({0, 1, 2, 3, 4, 5}));
+  EXPECT_GT(erased, 100);
+  for (int64_t i = 0; i < 50; ++i)
+    EXPECT_EQ(Transform::parse("flip=0.3,flip_mode=alternate").params(3, 4, i, 8, 8).flip,
+              crop_flip_params({1, 1, 0.3, true}, 3, 4, i).flip);
+}

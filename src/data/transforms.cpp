@@ -304,19 +304,45 @@ std::pair<int64_t, int64_t> Transform::output_size(int64_t h, int64_t w) const {
   return {crop, crop};
 }
 
-AugmentParams Transform::params(uint64_t seed, int64_t epoch, int64_t index, int64_t h, int64_t w) const {
-  if (resize > 0) h = w = resize;
-  const auto o = output_size(h, w);
+namespace {
+// Draws the crop origin and flip from the sample's stream `r`; erasing continues the same stream.
+AugmentParams draw_crop_flip(Stream& r, const CropFlipSpec& s, uint64_t seed, int64_t epoch, int64_t index) {
   AugmentParams p;
-  Stream r{sample_key(seed, epoch, index)};
-  p.top = r.below(h + 2 * padding - o.first + 1);
-  p.left = r.below(w + 2 * padding - o.second + 1);
-  p.flip = hflip > 0 && r.uniform() < hflip;
-  if (hflip > 0 && flip_mode == "alternate") {
+  p.top = r.below(s.top_choices);
+  p.left = r.below(s.left_choices);
+  p.flip = s.hflip > 0 && r.uniform() < s.hflip;
+  if (s.hflip > 0 && s.alternate) {
     // One draw per image for the whole run, inverted on every other epoch.
     Stream once{sample_key(seed, -1, index)};
-    p.flip = (once.uniform() < hflip) != (epoch % 2 == 0);
+    p.flip = (once.uniform() < s.hflip) != (epoch % 2 == 0);
   }
+  return p;
+}
+}  // namespace
+
+AugmentParams crop_flip_params(const CropFlipSpec& spec, uint64_t seed, int64_t epoch, int64_t index) {
+  Stream r{sample_key(seed, epoch, index)};
+  return draw_crop_flip(r, spec, seed, epoch, index);
+}
+
+CropFlipSpec Transform::crop_flip_spec(int64_t h, int64_t w) const {
+  if (resize > 0) h = w = resize;
+  const auto o = output_size(h, w);
+  CropFlipSpec s;
+  s.top_choices = h + 2 * padding - o.first + 1;
+  s.left_choices = w + 2 * padding - o.second + 1;
+  s.hflip = hflip;
+  s.alternate = flip_mode == "alternate";
+  return s;
+}
+
+AugmentParams Transform::params(uint64_t seed, int64_t epoch, int64_t index, int64_t h, int64_t w) const {
+  const CropFlipSpec spec = crop_flip_spec(h, w);
+  if (resize > 0) h = w = resize;
+  const std::pair<int64_t, int64_t> o{h + 2 * padding - spec.top_choices + 1,
+                                      w + 2 * padding - spec.left_choices + 1};  // output_size(h, w)
+  Stream r{sample_key(seed, epoch, index)};
+  AugmentParams p = draw_crop_flip(r, spec, seed, epoch, index);
   if (erase > 0 && r.uniform() < erase) {
     const double area = (erase_min_area + r.uniform() * (erase_max_area - erase_min_area)) * o.first * o.second;
     const double lr = std::log(erase_max_ratio);

@@ -36,6 +36,19 @@ uint64_t splitmix64(uint64_t x);
 /// The random key of one sample: splitmix64 over (seed, epoch, index).
 uint64_t sample_key(uint64_t seed, int64_t epoch, int64_t index);
 
+/// What a sample's crop origin and flip depend on besides (seed, epoch, index).
+struct CropFlipSpec {
+  int64_t top_choices = 1;   ///< possible crop origins along y: padded height − crop height + 1
+  int64_t left_choices = 1;  ///< along x: padded width − crop width + 1
+  double hflip = 0.0;        ///< flip probability
+  bool alternate = false;    ///< flip_mode "alternate": one draw per image, inverted on every other epoch
+};
+
+/// The crop origin and flip of sample `index` (its index in the set) in `epoch`; the erase fields stay off.
+/// The one source of these choices for the host loader (Transform::params) and the device batches
+/// (DeviceBatches), so both make the same choices from the same seed.
+AugmentParams crop_flip_params(const CropFlipSpec& spec, uint64_t seed, int64_t epoch, int64_t index);
+
 struct Transform {
   std::vector<double> mean;  ///< per channel, of pixels scaled to [0, 1]; empty: fit() computes it
   std::vector<double> std;   ///< per channel; empty: fit() computes it
@@ -67,8 +80,11 @@ struct Transform {
   void fit(const torch::Tensor& images_u8);
   /// Output height and width for input images of h×w. Throws (input) when crop/padding do not fit.
   std::pair<int64_t, int64_t> output_size(int64_t h, int64_t w) const;
-  /// The random choices for sample `index` of an h×w image set.
+  /// The random choices for sample `index` of an h×w image set: crop and flip as crop_flip_params() with
+  /// crop_flip_spec(h, w), then erasing.
   AugmentParams params(uint64_t seed, int64_t epoch, int64_t index, int64_t h, int64_t w) const;
+  /// The crop and flip choices of this transform on h×w images (after resize). Throws (input) as output_size().
+  CropFlipSpec crop_flip_spec(int64_t h, int64_t w) const;
 
   /// Gathers images[indices] (uint8 N×C×H×W, CPU, contiguous; indices int64, CPU) and transforms them:
   /// uint8 n×C×oh×ow. With augment=false only the eval part runs (centre crop instead of random crop).

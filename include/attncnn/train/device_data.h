@@ -2,12 +2,18 @@
 /// Training batches assembled on the GPU from a dataset held there as uint8.
 ///
 /// Fashion-MNIST (47 MB) and CIFAR-10 (150 MB) fit on any GPU many times over; holding them on the device turns
-/// each step's input pipeline into a handful of kernels: a gather of the shuffled indices, random crop with zero
-/// padding (zeros or reflection) and horizontal flip done for the whole batch at once, and normalisation. Nothing waits on the host.
-/// Random choices (order, crop offsets, flips) come from a CPU generator seeded with (seed, epoch), so they do
-/// not depend on the device.
+/// each step's input pipeline into a handful of kernels: a gather of the shuffled indices, random crop with
+/// padding (zeros or reflection) and horizontal flip done for the whole batch at once, and normalisation. Nothing
+/// waits on the host.
 ///
-///   DeviceBatches batches(train_set, torch::kCUDA, {.batch_size = 512, .crop_padding = 4, .hflip = true}, mean, std);
+/// Random choices are the host loader's: the order is epoch_order(n, seed, epoch) and each sample's crop origin
+/// and flip are crop_flip_params() of its index, so a Loader with the same transform (crop of the image size,
+/// padding, flip, flip_mode; no resize or erasing) and seed gives the same batches image by image. start_epoch()
+/// computes them on the CPU for the whole epoch (a few integers per sample) and sends them in one copy.
+///
+///   DeviceBatchOptions o = device_batch_options(tf, train_set.images.size(2), train_set.images.size(3));
+///   o.batch_size = 512;
+///   DeviceBatches batches(train_set, torch::kCUDA, o, tf.mean, tf.std);
 ///   batches.start_epoch(seed, epoch);
 ///   torch::Tensor x, y;
 ///   while (batches.next(x, y)) { ... }
@@ -30,11 +36,18 @@ struct DeviceBatchOptions {
   bool alternate_flip = false;  ///< each image's flip drawn once (from the seed), then inverted every other epoch
 };
 
+/// The crop and flip options that repeat `tf` on h×w images (batch size, drop_last and channels_last stay at their
+/// defaults). Throws attncnn::Error (input) when tf resizes, erases, or crops to another size than h×w: those run
+/// only in the host loader.
+DeviceBatchOptions device_batch_options(const Transform& tf, int64_t height, int64_t width);
+
 class DeviceBatches {
  public:
+  /// Copies the set to `device`. Throws attncnn::Error (input) for a batch size < 1, negative padding, reflect
+  /// padding not smaller than the image side, or a flip probability outside [0, 1].
   DeviceBatches(const ImageSet& set, const torch::Device& device, const DeviceBatchOptions& opts,
                 const std::vector<double>& mean, const std::vector<double>& std);
-  /// Shuffles for (seed, epoch) and rewinds.
+  /// Draws the order, crops and flips of (seed, epoch) and rewinds.
   void start_epoch(uint64_t seed, int64_t epoch);
   /// The next normalised float batch (N×C×H×W) and its int64 labels; false at the end of the epoch.
   bool next(torch::Tensor& images, torch::Tensor& labels);
@@ -44,10 +57,12 @@ class DeviceBatches {
   int64_t size() const { return labels_.size(0); }
 
  private:
-  torch::Tensor images_, labels_, order_;
+  torch::Tensor images_, labels_;
   NormalizeAffine normalize_;
-  torch::Tensor crop_y_, crop_x_, flip_;
+  /// int64 4×n on the device: per position in the epoch, the sample index, crop top, crop left and flip.
+  torch::Tensor plan_;
   DeviceBatchOptions opts_;
+  CropFlipSpec spec_;
   int64_t pos_ = 0;
 };
 
