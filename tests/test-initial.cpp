@@ -220,7 +220,8 @@ TEST(InitialCheckpoint, ClassifierIsTheLastLinear) {
   mb.name = "mobilenet_v2";
   mb.attn = "none";
   mb.num_classes = 7;
-  EXPECT_EQ(classifier_names(*create_model(mb)), (std::vector<std::string>{"classifier.1.weight", "classifier.1.bias"}));
+  EXPECT_EQ(classifier_names(*create_model(mb)),
+            (std::vector<std::string>{"classifier.1.weight", "classifier.1.bias"}));
   ModelConfig fast;
   fast.name = "fastnet";
   fast.attn = "none";

@@ -24,6 +24,8 @@ DropPathImpl::DropPathImpl(double p) : drop_prob(p) {
 
 torch::Tensor DropPathImpl::forward(const torch::Tensor& x) { return drop_path(x, drop_prob, is_training()); }
 
-void DropPathImpl::pretty_print(std::ostream& stream) const { stream << "attncnn::DropPath(drop_prob=" << drop_prob << ")"; }
+void DropPathImpl::pretty_print(std::ostream& stream) const {
+  stream << "attncnn::DropPath(drop_prob=" << drop_prob << ")";
+}
 
 }  // namespace attncnn
