@@ -32,8 +32,8 @@ const std::map<std::string, ModelAlias>& alias_table() {
 // Model options of the alias targets (the alias entries must list them before the targets can be asked).
 std::vector<std::string> target_options(const std::string& model) {
   if (model == "resnet20" || model == "resnet32" || model == "resnet44" || model == "resnet56" || model == "resnet110")
-    return {"shortcut", "attn_stages"};
-  return {"stem", "stem_width", "avg_down", "layers", "channels", "attn_stages"};
+    return {"shortcut", "attn_stages", "drop_path_rate"};
+  return {"stem", "stem_width", "avg_down", "layers", "channels", "attn_stages", "drop_path_rate"};
 }
 }  // namespace
 

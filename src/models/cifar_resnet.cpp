@@ -19,6 +19,7 @@ CifarResNetImpl::CifarResNetImpl(const ModelConfig& cfg, int64_t depth) : cfg_(c
     input_error(name + ": shortcut='" + shortcut + "': expected A (zero padding) or B (1x1 projection)");
   const ShortcutKind sc = (shortcut == "A" || shortcut == "a") ? ShortcutKind::Pad : ShortcutKind::Projection;
   const auto stages = detail::attn_stages(cfg, 3, name);
+  const double dpr = detail::drop_path_rate(cfg, name);
 
   conv1 = register_module(
       "conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(cfg.in_channels, 16, 3).padding(1).bias(false)));
@@ -31,7 +32,7 @@ CifarResNetImpl::CifarResNetImpl(const ModelConfig& cfg, int64_t depth) : cfg_(c
     for (int64_t b = 0; b < n; ++b) {
       const int64_t stride = (b == 0 && s > 0) ? 2 : 1;
       Attention a = stages.count(s + 1) ? detail::block_attention(cfg, planes, name) : nullptr;
-      seq->push_back(BasicBlock(inplanes, planes, stride, sc, a));
+      seq->push_back(BasicBlock(inplanes, planes, stride, sc, a, detail::block_drop_path(dpr, s * n + b, 3 * n)));
       inplanes = planes;
     }
     *targets[s] = register_module("layer" + std::to_string(s + 1), seq);
@@ -61,7 +62,7 @@ void register_cifar_resnet() {
     register_model({name,
                     "CIFAR ResNet-" + std::to_string(depth) +
                         " (He et al. 2016: 3 stages of 16/32/64, BasicBlocks, option A shortcuts)",
-                    {"shortcut", "attn_stages"}, [depth](const ModelConfig& cfg) -> Model {
+                    {"shortcut", "attn_stages", "drop_path_rate"}, [depth](const ModelConfig& cfg) -> Model {
                       return std::make_shared<CifarResNetImpl>(cfg, depth);
                     }});
   }

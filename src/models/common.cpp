@@ -69,6 +69,19 @@ torch::Tensor pool_features(const Attention& head, const torch::Tensor& x) {
   return head ? head->forward(x) : x.mean({2, 3});
 }
 
+double drop_path_rate(const ModelConfig& cfg, const std::string& model) {
+  const double rate = cfg.model_params.get_double("drop_path_rate", 0.0);
+  // Written so that NaN fails too.
+  if (!(rate >= 0.0 && rate < 1.0))
+    input_error(model + ": drop_path_rate=" + cfg.model_params.get_string("drop_path_rate", "") +
+                ": expected a rate in [0, 1)");
+  return rate;
+}
+
+double block_drop_path(double rate, int64_t index, int64_t count) {
+  return count > 1 ? rate * static_cast<double>(index) / static_cast<double>(count - 1) : 0.0;
+}
+
 void check_input(const torch::Tensor& x, int64_t in_channels, const std::string& model) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == in_channels, model, ": expected input N×", in_channels, "×H×W, got ",
               x.sizes());

@@ -30,6 +30,14 @@ Attention make_head(const ModelConfig& cfg, int64_t channels, int64_t& features)
 /// Global pooling with the head built by make_head: N×C×H×W → N×features.
 torch::Tensor pool_features(const Attention& head, const torch::Tensor& x);
 
+/// model_params `drop_path_rate` (timm's name; default 0): the stochastic-depth rate of the last residual block.
+/// Throws (input error) naming the value when it is not a number in [0, 1).
+double drop_path_rate(const ModelConfig& cfg, const std::string& model);
+
+/// The drop rate of residual block `index` (0-based) of `count` in the network, growing linearly from 0 for the first
+/// block to `rate` for the last, as timm's ResNet: rate · index / (count − 1) (0 when count ≤ 1).
+double block_drop_path(double rate, int64_t index, int64_t count);
+
 /// Checks that x is N×in_channels×H×W; throws c10::Error naming the model otherwise.
 void check_input(const torch::Tensor& x, int64_t in_channels, const std::string& model);
 

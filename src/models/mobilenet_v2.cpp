@@ -20,7 +20,7 @@ ConvBNReLU6Impl::ConvBNReLU6Impl(int64_t in, int64_t out, int64_t k, int64_t str
 }
 
 InvertedResidualImpl::InvertedResidualImpl(int64_t in, int64_t out, int64_t stride, int64_t expand_ratio,
-                                           Attention a) {
+                                           Attention a, double drop_rate) {
   const int64_t hidden = in * expand_ratio;
   residual_ = stride == 1 && in == out;
   conv = nn::Sequential();
@@ -36,6 +36,7 @@ InvertedResidualImpl::InvertedResidualImpl(int64_t in, int64_t out, int64_t stri
   conv->push_back(project_bn);
   register_module("conv", conv);
   if (a) attn = register_module("attn", a);
+  if (residual_ && drop_rate > 0) drop_path = register_module("drop_path", DropPath(drop_rate));
 }
 
 torch::Tensor InvertedResidualImpl::forward(const torch::Tensor& x) {
@@ -43,7 +44,8 @@ torch::Tensor InvertedResidualImpl::forward(const torch::Tensor& x) {
   y = depthwise->forward(y);
   if (attn) y = attn->forward(y);
   y = project_bn->forward(project->forward(y));
-  return residual_ ? x + y : y;
+  if (!residual_) return y;
+  return x + (drop_path ? drop_path->forward(y) : y);
 }
 
 MobileNetV2Impl::MobileNetV2Impl(const ModelConfig& cfg) : cfg_(cfg) {
@@ -55,6 +57,7 @@ MobileNetV2Impl::MobileNetV2Impl(const ModelConfig& cfg) : cfg_(cfg) {
   if (dropout < 0 || dropout >= 1)
     input_error(name + ": dropout=" + cfg.model_params.get_string("dropout", "") + ": expected [0, 1)");
   const auto stages = detail::attn_stages(cfg, 7, name);
+  const double dpr = detail::drop_path_rate(cfg, name);
   struct Row {
     int64_t t, c, n, s;
   };
@@ -63,13 +66,16 @@ MobileNetV2Impl::MobileNetV2Impl(const ModelConfig& cfg) : cfg_(cfg) {
   features = nn::Sequential();
   features->push_back(ConvBNReLU6(cfg.in_channels, 32, 3, cifar ? 1 : 2));
   int64_t in = 32;
+  int64_t num_blocks = 0, block_index = 0;
+  for (const Row& row : rows) num_blocks += row.n;
   for (int64_t r = 0; r < 7; ++r) {
     const Row& row = rows[r];
     for (int64_t i = 0; i < row.n; ++i) {
       int64_t stride = i == 0 ? row.s : 1;
       if (cifar && r == 1 && i == 0) stride = 1;
       Attention a = stages.count(r + 1) ? detail::block_attention(cfg, in * row.t, name) : nullptr;
-      features->push_back(InvertedResidual(in, row.c, stride, row.t, a));
+      const double drop = detail::block_drop_path(dpr, block_index++, num_blocks);
+      features->push_back(InvertedResidual(in, row.c, stride, row.t, a, drop));
       in = row.c;
     }
   }
@@ -110,7 +116,7 @@ torch::Tensor MobileNetV2Impl::forward(const torch::Tensor& x) {
 
 void register_mobilenet_v2() {
   register_model({"mobilenet_v2", "MobileNetV2 width 1.0 (torchvision layout); stem=cifar for 32x32",
-                  {"stem", "dropout", "attn_stages"},
+                  {"stem", "dropout", "attn_stages", "drop_path_rate"},
                   [](const ModelConfig& cfg) -> Model { return std::make_shared<MobileNetV2Impl>(cfg); }});
 }
 

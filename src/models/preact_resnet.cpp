@@ -17,7 +17,8 @@ nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1) {
 }
 }  // namespace
 
-PreActBlockImpl::PreActBlockImpl(int64_t in, int64_t out, int64_t stride, double dropout, Attention a)
+PreActBlockImpl::PreActBlockImpl(int64_t in, int64_t out, int64_t stride, double dropout, Attention a,
+                                 double drop_rate)
     : dropout_(dropout) {
   bn1 = register_module("bn1", nn::BatchNorm2d(in));
   conv1 = register_module("conv1", conv(in, out, 3, stride));
@@ -25,6 +26,7 @@ PreActBlockImpl::PreActBlockImpl(int64_t in, int64_t out, int64_t stride, double
   conv2 = register_module("conv2", conv(out, out, 3));
   if (a) attn = register_module("attn", a);
   if (stride != 1 || in != out) shortcut = register_module("shortcut", conv(in, out, 1, stride));
+  if (drop_rate > 0) drop_path = register_module("drop_path", DropPath(drop_rate));
 }
 
 torch::Tensor PreActBlockImpl::forward(const torch::Tensor& x) {
@@ -34,6 +36,7 @@ torch::Tensor PreActBlockImpl::forward(const torch::Tensor& x) {
   if (dropout_ > 0) y = torch::dropout(y, dropout_, is_training());
   y = conv2->forward(y);
   if (attn) y = attn->forward(y);
+  if (drop_path) y = drop_path->forward(y);
   return y + (shortcut ? shortcut->forward(pre) : x);
 }
 
@@ -42,6 +45,9 @@ PreActResNetImpl::PreActResNetImpl(const ModelConfig& cfg, int64_t stem, std::ve
     : cfg_(cfg) {
   const std::string& name = cfg.name;
   const auto stages = detail::attn_stages(cfg, static_cast<int64_t>(widths.size()), name);
+  const double dpr = detail::drop_path_rate(cfg, name);
+  int64_t num_blocks = 0, block_index = 0;
+  for (int64_t n : blocks) num_blocks += n;
   conv1 = register_module("conv1", conv(cfg.in_channels, stem, 3));
   int64_t in = stem;
   for (size_t s = 0; s < widths.size(); ++s) {
@@ -49,7 +55,8 @@ PreActResNetImpl::PreActResNetImpl(const ModelConfig& cfg, int64_t stem, std::ve
     for (int64_t b = 0; b < blocks[s]; ++b) {
       const int64_t stride = (b == 0 && s > 0) ? 2 : 1;
       Attention a = stages.count(static_cast<int64_t>(s) + 1) ? detail::block_attention(cfg, widths[s], name) : nullptr;
-      seq->push_back(PreActBlock(in, widths[s], stride, dropout, a));
+      seq->push_back(
+          PreActBlock(in, widths[s], stride, dropout, a, detail::block_drop_path(dpr, block_index++, num_blocks)));
       in = widths[s];
     }
     layers.push_back(register_module("layer" + std::to_string(s + 1), seq));
@@ -81,7 +88,7 @@ torch::Tensor PreActResNetImpl::forward(const torch::Tensor& x) {
 void register_preact_resnet() {
   register_model({"preact_resnet18",
                   "pre-activation ResNet-18, CIFAR layout (He et al. 2016 identity mappings; 3x3 stem, 64-512)",
-                  {"attn_stages"}, [](const ModelConfig& cfg) -> Model {
+                  {"attn_stages", "drop_path_rate"}, [](const ModelConfig& cfg) -> Model {
                     return std::make_shared<PreActResNetImpl>(cfg, 64, std::vector<int64_t>{64, 128, 256, 512},
                                                               std::vector<int64_t>{2, 2, 2, 2}, 0.0);
                   }});

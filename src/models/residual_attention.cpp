@@ -25,7 +25,7 @@ torch::Tensor upsample_to(const torch::Tensor& x, const torch::Tensor& like) {
 }
 }  // namespace
 
-ResidualUnitImpl::ResidualUnitImpl(int64_t in, int64_t out, int64_t stride, Attention a) {
+ResidualUnitImpl::ResidualUnitImpl(int64_t in, int64_t out, int64_t stride, Attention a, double drop_rate) {
   const int64_t mid = out / 4;
   bn1 = register_module("bn1", nn::BatchNorm2d(in));
   conv1 = register_module("conv1", conv(in, mid, 1));
@@ -35,6 +35,7 @@ ResidualUnitImpl::ResidualUnitImpl(int64_t in, int64_t out, int64_t stride, Atte
   conv3 = register_module("conv3", conv(mid, out, 1));
   if (a) attn = register_module("attn", a);
   if (stride != 1 || in != out) shortcut = register_module("shortcut", conv(in, out, 1, stride));
+  if (drop_rate > 0) drop_path = register_module("drop_path", DropPath(drop_rate));
 }
 
 torch::Tensor ResidualUnitImpl::forward(const torch::Tensor& x) {
@@ -43,6 +44,7 @@ torch::Tensor ResidualUnitImpl::forward(const torch::Tensor& x) {
   y = conv2->forward(torch::relu(bn2->forward(y)));
   y = conv3->forward(torch::relu(bn3->forward(y)));
   if (attn) y = attn->forward(y);
+  if (drop_path) y = drop_path->forward(y);
   return y + (shortcut ? shortcut->forward(pre) : x);
 }
 
@@ -86,12 +88,17 @@ torch::Tensor SoftMaskBranchImpl::mask(const torch::Tensor& x) {
 torch::Tensor SoftMaskBranchImpl::forward(const torch::Tensor& x) { return (1 + mask(x)) * x; }
 
 AttentionModuleImpl::AttentionModuleImpl(int64_t channels, int64_t mask_levels,
-                                         const std::function<Attention()>& attn) {
-  first = register_module("first", ResidualUnit(channels, channels, 1, attn()));
-  trunk = register_module("trunk", nn::Sequential(ResidualUnit(channels, channels, 1, attn()),
-                                                  ResidualUnit(channels, channels, 1, attn())));
+                                         const std::function<Attention()>& attn,
+                                         const std::function<double()>& drop_path) {
+  // Named locals: the rates must be drawn in forward order, and argument evaluation order is unspecified.
+  double rates[4] = {0, 0, 0, 0};
+  if (drop_path)
+    for (double& r : rates) r = drop_path();
+  first = register_module("first", ResidualUnit(channels, channels, 1, attn(), rates[0]));
+  trunk = register_module("trunk", nn::Sequential(ResidualUnit(channels, channels, 1, attn(), rates[1]),
+                                                  ResidualUnit(channels, channels, 1, attn(), rates[2])));
   if (mask_levels > 0) mask = register_module("mask", SoftMaskBranch(channels, mask_levels));
-  last = register_module("last", ResidualUnit(channels, channels, 1, attn()));
+  last = register_module("last", ResidualUnit(channels, channels, 1, attn(), rates[3]));
 }
 
 torch::Tensor AttentionModuleImpl::forward(const torch::Tensor& x) {
@@ -108,6 +115,11 @@ ResidualAttentionNetImpl::ResidualAttentionNetImpl(const ModelConfig& cfg, std::
   if (stem != "default" && stem != "cifar") input_error(name + ": stem='" + stem + "': expected default or cifar");
   const bool use_mask = cfg.model_params.get_bool("mask", true);
   const auto stages = detail::attn_stages(cfg, 4, name);
+  const double dpr = detail::drop_path_rate(cfg, name);
+  // Trunk-path units: each of stages 1-3 has its first unit and 4 per attention module; stage 4 has 3.
+  const int64_t num_units = 3 + 3 + 4 * (per_stage[0] + per_stage[1] + per_stage[2]);
+  int64_t unit_index = 0;
+  const std::function<double()> next_drop = [&]() { return detail::block_drop_path(dpr, unit_index++, num_units); };
   if (stem == "cifar") {
     conv1 = register_module("conv1", conv(cfg.in_channels, 64, 3));
     maxpool_ = false;
@@ -125,12 +137,12 @@ ResidualAttentionNetImpl::ResidualAttentionNetImpl(const ModelConfig& cfg, std::
       return stages.count(s + 1) ? detail::block_attention(cfg, w, name) : nullptr;
     };
     nn::Sequential seq;
-    seq->push_back(ResidualUnit(in, w, s == 0 ? 1 : 2, attn()));
+    seq->push_back(ResidualUnit(in, w, s == 0 ? 1 : 2, attn(), next_drop()));
     if (s < 3) {
-      for (int64_t m = 0; m < per_stage[s]; ++m) seq->push_back(AttentionModule(w, use_mask ? levels[s] : 0, attn));
+      for (int64_t m = 0; m < per_stage[s]; ++m)
+        seq->push_back(AttentionModule(w, use_mask ? levels[s] : 0, attn, next_drop));
     } else {
-      seq->push_back(ResidualUnit(w, w, 1, attn()));
-      seq->push_back(ResidualUnit(w, w, 1, attn()));
+      for (int u = 0; u < 2; ++u) seq->push_back(ResidualUnit(w, w, 1, attn(), next_drop()));
     }
     in = w;
     *targets[s] = register_module("stage" + std::to_string(s + 1), seq);
@@ -159,7 +171,7 @@ torch::Tensor ResidualAttentionNetImpl::forward(const torch::Tensor& x) {
 }
 
 void register_residual_attention() {
-  const std::vector<std::string> opts = {"stem", "mask", "attn_stages"};
+  const std::vector<std::string> opts = {"stem", "mask", "attn_stages", "drop_path_rate"};
   register_model({"attention56",
                   "Residual Attention Network 56 (Wang et al. 2017): trunk + hourglass soft mask, (1+M)*T; stem=cifar",
                   opts, [](const ModelConfig& cfg) -> Model {

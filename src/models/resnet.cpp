@@ -57,12 +57,13 @@ torch::Tensor pad_shortcut(const torch::Tensor& x, int64_t stride, int64_t befor
 }  // namespace
 
 BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, ShortcutKind shortcut,
-                               Attention attn) {
+                               Attention attn, double drop_rate) {
   conv1 = register_module("conv1", conv(inplanes, planes, 3, stride));
   bn1 = register_module("bn1", nn::BatchNorm2d(planes));
   conv2 = register_module("conv2", conv(planes, planes, 3));
   bn2 = register_module("bn2", nn::BatchNorm2d(planes));
   if (attn) se = register_module("se", attn);
+  if (drop_rate > 0) drop_path = register_module("drop_path", DropPath(drop_rate));
   if (stride != 1 || inplanes != planes) {
     if (shortcut == ShortcutKind::Pad) {
       TORCH_CHECK(planes >= inplanes, "option A shortcut cannot reduce channels (", inplanes, " → ", planes, ")");
@@ -80,6 +81,7 @@ torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
   auto y = torch::relu(bn1->forward(conv1->forward(x)));
   y = bn2->forward(conv2->forward(y));
   if (se) y = se->forward(y);
+  if (drop_path) y = drop_path->forward(y);
   torch::Tensor sc = x;
   if (downsample)
     sc = downsample->forward(x);
@@ -89,7 +91,7 @@ torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
 }
 
 BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, ShortcutKind shortcut,
-                               Attention attn) {
+                               Attention attn, double drop_rate) {
   const int64_t out = planes * expansion;
   conv1 = register_module("conv1", conv(inplanes, planes, 1));
   bn1 = register_module("bn1", nn::BatchNorm2d(planes));
@@ -98,6 +100,7 @@ BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride,
   conv3 = register_module("conv3", conv(planes, out, 1));
   bn3 = register_module("bn3", nn::BatchNorm2d(out));
   if (attn) se = register_module("se", attn);
+  if (drop_rate > 0) drop_path = register_module("drop_path", DropPath(drop_rate));
   if (stride != 1 || inplanes != out) {
     TORCH_CHECK(shortcut != ShortcutKind::Pad, "Bottleneck: the option A shortcut is for BasicBlock only");
     downsample = register_module(
@@ -110,6 +113,7 @@ torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
   y = torch::relu(bn2->forward(conv2->forward(y)));
   y = bn3->forward(conv3->forward(y));
   if (se) y = se->forward(y);
+  if (drop_path) y = drop_path->forward(y);
   return torch::relu(y + (downsample ? downsample->forward(x) : x));
 }
 
@@ -125,6 +129,8 @@ ResNetImpl::ResNetImpl(const ModelConfig& cfg, bool bottleneck, std::vector<int6
   const int64_t stem_width = mp.get_int("stem_width", 32);
   if (stem_width <= 0) input_error(name + ": stem_width=" + std::to_string(stem_width) + ": expected >= 1");
   const auto stages = detail::attn_stages(cfg, 4, name);
+  const double dpr = detail::drop_path_rate(cfg, name);
+  const int64_t num_blocks = layers[0] + layers[1] + layers[2] + layers[3];
 
   int64_t inplanes = 64;
   if (stem == "deep") {
@@ -149,16 +155,18 @@ ResNetImpl::ResNetImpl(const ModelConfig& cfg, bool bottleneck, std::vector<int6
   const ShortcutKind sc = avg_down ? ShortcutKind::AvgProjection : ShortcutKind::Projection;
   const int64_t expansion = bottleneck ? BottleneckImpl::expansion : BasicBlockImpl::expansion;
   nn::Sequential* targets[4] = {&layer1, &layer2, &layer3, &layer4};
+  int64_t block_index = 0;
   for (int64_t s = 0; s < 4; ++s) {
     const int64_t planes = channels[s];
     nn::Sequential seq;
     for (int64_t b = 0; b < layers[s]; ++b) {
       const int64_t stride = (b == 0 && s > 0) ? 2 : 1;
       Attention a = stages.count(s + 1) ? detail::block_attention(cfg, planes * expansion, name) : nullptr;
+      const double drop = detail::block_drop_path(dpr, block_index++, num_blocks);
       if (bottleneck)
-        seq->push_back(Bottleneck(inplanes, planes, stride, sc, a));
+        seq->push_back(Bottleneck(inplanes, planes, stride, sc, a, drop));
       else
-        seq->push_back(BasicBlock(inplanes, planes, stride, sc, a));
+        seq->push_back(BasicBlock(inplanes, planes, stride, sc, a, drop));
       inplanes = planes * expansion;
     }
     *targets[s] = register_module("layer" + std::to_string(s + 1), seq);
@@ -186,7 +194,8 @@ torch::Tensor ResNetImpl::forward(const torch::Tensor& x) {
 }
 
 void register_resnet() {
-  const std::vector<std::string> opts = {"stem", "stem_width", "avg_down", "layers", "channels", "attn_stages"};
+  const std::vector<std::string> opts = {"stem", "stem_width", "avg_down", "layers", "channels", "attn_stages",
+                                         "drop_path_rate"};
   struct Def {
     const char* name;
     bool bottleneck;

@@ -16,7 +16,7 @@ void register_wide_resnet() {
     register_model({name,
                     "wide ResNet WRN-" + std::to_string(d.depth) + "-" + std::to_string(d.k) +
                         " (Zagoruyko & Komodakis 2016, pre-activation, CIFAR layout)",
-                    {"dropout", "attn_stages"}, [d](const ModelConfig& cfg) -> Model {
+                    {"dropout", "attn_stages", "drop_path_rate"}, [d](const ModelConfig& cfg) -> Model {
                       const double dropout = cfg.model_params.get_double("dropout", 0.0);
                       if (dropout < 0 || dropout >= 1)
                         input_error(cfg.name + ": dropout=" + cfg.model_params.get_string("dropout", "") +

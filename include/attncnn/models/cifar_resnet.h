@@ -11,7 +11,8 @@
 /// Parameters with 10 classes and option A: resnet20 269,722; resnet32 464,154; resnet44 658,586;
 /// resnet56 853,018; resnet110 1,727,962.
 /// The attention module of each block (cfg.attn) sits after bn2, before the addition, as `layerX.Y.se` (timm's
-/// name; see resnet.h). model_params: shortcut=A|B, attn_stages=1,2,3 (default all).
+/// name; see resnet.h). model_params: shortcut=A|B, attn_stages=1,2,3 (default all), drop_path_rate=0 (stochastic
+/// depth on each block's residual branch, growing linearly over the blocks from 0 to the rate; see resnet.h).
 /// Input N×in_channels×H×W, any H, W ≥ 1 (32×32 CIFAR, 28×28 MNIST); output N×num_classes.
 #include <attncnn/models/resnet.h>
 

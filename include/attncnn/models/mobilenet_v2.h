@@ -12,9 +12,12 @@
 /// sits after its depthwise conv-BN-ReLU6, on the expanded width, as `features.N.attn` (torchvision has none; timm's
 /// EfficientNet-family blocks put SE there too).
 /// model_params: stem=default|cifar (cifar: stride 1 in features.0 and in the first 24-channel block, so 32×32
-/// inputs end at 4×4), dropout=0.2, attn_stages=1..7 (the seven (t, c, n, s) rows; default all).
+/// inputs end at 4×4), dropout=0.2, attn_stages=1..7 (the seven (t, c, n, s) rows; default all), drop_path_rate=0
+/// (stochastic depth on the projected branch of the blocks with an identity shortcut, before the addition, at
+/// drop_path_rate · i / 16 for block i of features.1..17, as timm's ResNet grows it).
 /// Input N×in_channels×H×W (H, W ≥ 32 with the default stem); output N×num_classes.
 #include <attncnn/attention/base.h>
+#include <attncnn/models/drop_path.h>
 #include <attncnn/models/model.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
@@ -35,7 +38,9 @@ TORCH_MODULE(ConvBNReLU6);
 class InvertedResidualImpl : public torch::nn::Module {
  public:
   /// Input N×in×H×W, output N×out×⌈H/stride⌉×⌈W/stride⌉; `attn` reweights the in·expand_ratio hidden channels.
-  InvertedResidualImpl(int64_t in, int64_t out, int64_t stride, int64_t expand_ratio, Attention attn);
+  /// `drop_path` in [0, 1): stochastic-depth rate of the branch, used only by a block with an identity shortcut.
+  InvertedResidualImpl(int64_t in, int64_t out, int64_t stride, int64_t expand_ratio, Attention attn,
+                       double drop_path = 0.0);
   torch::Tensor forward(const torch::Tensor& x);
 
   torch::nn::Sequential conv{nullptr};     ///< torchvision's `conv`: [expand], depthwise, project conv, BN
@@ -44,6 +49,7 @@ class InvertedResidualImpl : public torch::nn::Module {
   torch::nn::Conv2d project{nullptr};
   torch::nn::BatchNorm2d project_bn{nullptr};
   Attention attn;
+  DropPath drop_path{nullptr};  ///< nullptr at rate 0 and in blocks without a shortcut
 
  private:
   bool residual_ = false;

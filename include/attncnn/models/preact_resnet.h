@@ -8,9 +8,12 @@
 ///   (or attnpool, `global_pool`), fc
 ///
 /// The attention module of a block (cfg.attn) sits after the block's last conv, before the addition, as
-/// `layerX.Y.attn`. model_params: attn_stages=1,2,3,4 (default all).
+/// `layerX.Y.attn`. model_params: attn_stages=1,2,3,4 (default all), drop_path_rate=0 (stochastic depth on each
+/// block's residual branch, after attn and before the addition, growing linearly over the blocks from 0 to the rate,
+/// as timm's ResNet).
 /// Input N×in_channels×H×W, any H, W ≥ 1 (designed for 32×32); output N×num_classes.
 #include <attncnn/attention/base.h>
+#include <attncnn/models/drop_path.h>
 #include <attncnn/models/model.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
@@ -19,18 +22,20 @@
 
 namespace attncnn {
 
-/// bn1, ReLU, conv1 3×3/stride, bn2, ReLU, [dropout], conv2 3×3, attn, + shortcut. Where the shape changes the
-/// shortcut is a 1×1/stride conv (`shortcut`, no bias, no BN) applied to the pre-activated input relu(bn1(x)), as
-/// in the papers' code. Input N×in×H×W, output N×out×⌈H/stride⌉×⌈W/stride⌉.
+/// bn1, ReLU, conv1 3×3/stride, bn2, ReLU, [dropout], conv2 3×3, attn, drop_path, + shortcut. Where the shape
+/// changes the shortcut is a 1×1/stride conv (`shortcut`, no bias, no BN) applied to the pre-activated input
+/// relu(bn1(x)), as in the papers' code. Input N×in×H×W, output N×out×⌈H/stride⌉×⌈W/stride⌉.
 class PreActBlockImpl : public torch::nn::Module {
  public:
-  PreActBlockImpl(int64_t in, int64_t out, int64_t stride, double dropout, Attention attn);
+  /// `drop_path` in [0, 1): stochastic-depth rate of the residual branch (0: no DropPath module).
+  PreActBlockImpl(int64_t in, int64_t out, int64_t stride, double dropout, Attention attn, double drop_path = 0.0);
   torch::Tensor forward(const torch::Tensor& x);
 
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
   Attention attn;                           ///< nullptr for none
   torch::nn::Conv2d shortcut{nullptr};      ///< nullptr for the identity
+  DropPath drop_path{nullptr};              ///< nullptr at rate 0
 
  private:
   double dropout_ = 0;

@@ -19,9 +19,13 @@
 /// cfg.attn (any Reweight module, default in most commands `sgate`; "none" for the paper's network) sits in the
 /// trunk-path residual units (not in the mask branch) after their last conv, as `...attn`. model_params:
 ///   stem=default|cifar, mask=1|0 (0 drops every mask branch: the trunk-only baseline of the paper's ablation),
-///   attn_stages=1,2,3,4 (units of those stages get cfg.attn; default all).
+///   attn_stages=1,2,3,4 (units of those stages get cfg.attn; default all),
+///   drop_path_rate=0 (stochastic depth on the residual branch of the trunk-path units, after attn and before the
+///   addition, growing linearly over those units in forward order from 0 to the rate, as timm's ResNet; the mask
+///   branch's units are left alone).
 /// Input N×in_channels×H×W (H, W ≥ 32 with the default stem); output N×num_classes.
 #include <attncnn/attention/base.h>
+#include <attncnn/models/drop_path.h>
 #include <attncnn/models/model.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
@@ -35,13 +39,15 @@ namespace attncnn {
 /// The pre-activation bottleneck residual unit. Input N×in×H×W, output N×out×⌈H/stride⌉×⌈W/stride⌉.
 class ResidualUnitImpl : public torch::nn::Module {
  public:
-  ResidualUnitImpl(int64_t in, int64_t out, int64_t stride = 1, Attention attn = nullptr);
+  /// `drop_path` in [0, 1): stochastic-depth rate of the residual branch (0: no DropPath module).
+  ResidualUnitImpl(int64_t in, int64_t out, int64_t stride = 1, Attention attn = nullptr, double drop_path = 0.0);
   torch::Tensor forward(const torch::Tensor& x);
 
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   Attention attn;
   torch::nn::Conv2d shortcut{nullptr};
+  DropPath drop_path{nullptr};  ///< nullptr at rate 0
 };
 TORCH_MODULE(ResidualUnit);
 
@@ -69,8 +75,10 @@ TORCH_MODULE(SoftMaskBranch);
 /// first → (trunk, mask) → (1 + M) ⊙ T → last. Input and output N×C×H×W.
 class AttentionModuleImpl : public torch::nn::Module {
  public:
-  /// `mask_levels` = 0 drops the mask branch (output T). `attn` factory gives the trunk units' attention.
-  AttentionModuleImpl(int64_t channels, int64_t mask_levels, const std::function<Attention()>& attn);
+  /// `mask_levels` = 0 drops the mask branch (output T). `attn` factory gives the trunk units' attention; `drop_path`
+  /// (when set) gives the stochastic-depth rate of first, trunk.0, trunk.1 and last, called once each in that order.
+  AttentionModuleImpl(int64_t channels, int64_t mask_levels, const std::function<Attention()>& attn,
+                      const std::function<double()>& drop_path = nullptr);
   torch::Tensor forward(const torch::Tensor& x);
 
   ResidualUnit first{nullptr};

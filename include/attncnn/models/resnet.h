@@ -22,8 +22,11 @@
 ///   channels=64,128,256,512  block widths per stage (timm's `channels`; Bottleneck outputs 4× these); the stem
 ///                            stays 64 wide (2·stem_width for the deep stem), as in timm
 ///   attn_stages=1,2,3,4      stages whose blocks get cfg.attn (default: all)
+///   drop_path_rate=0         stochastic depth (drop_path.h) on each block's residual branch, after `se` and before
+///                            the addition, at a rate growing linearly over the blocks from 0 to drop_path_rate (timm)
 /// Input N×in_channels×H×W (H, W ≥ 32 with the default stem; any size ≥ 1 with stem=cifar), output N×num_classes.
 #include <attncnn/attention/base.h>
+#include <attncnn/models/drop_path.h>
 #include <attncnn/models/model.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
@@ -40,19 +43,22 @@ enum class ShortcutKind {
   Pad,            ///< He et al. option A: take every stride-th pixel, pad the new channels with zeros; no parameters
 };
 
-/// The two-conv residual block: conv1 3×3/stride, bn1, ReLU, conv2 3×3, bn2, se, + shortcut, ReLU.
+/// The two-conv residual block: conv1 3×3/stride, bn1, ReLU, conv2 3×3, bn2, se, drop_path, + shortcut, ReLU.
 /// Input N×inplanes×H×W, output N×planes×⌈H/stride⌉×⌈W/stride⌉.
 class BasicBlockImpl : public torch::nn::Module {
  public:
   static constexpr int64_t expansion = 1;
-  /// `attn` may be nullptr (no attention); it must reweight a planes-channel map.
-  BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, ShortcutKind shortcut, Attention attn);
+  /// `attn` may be nullptr (no attention); it must reweight a planes-channel map. `drop_path` in [0, 1) is the
+  /// stochastic-depth rate of the residual branch (0: no DropPath module).
+  BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, ShortcutKind shortcut, Attention attn,
+                 double drop_path = 0.0);
   torch::Tensor forward(const torch::Tensor& x);
 
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
   Attention se;                                ///< nullptr for none
   torch::nn::Sequential downsample{nullptr};   ///< nullptr for identity and Pad shortcuts
+  DropPath drop_path{nullptr};                 ///< nullptr at rate 0
 
  private:
   int64_t pad_stride_ = 0, pad_before_ = 0, pad_after_ = 0;  // option A shortcut, when pad_stride_ > 0
@@ -60,17 +66,19 @@ class BasicBlockImpl : public torch::nn::Module {
 TORCH_MODULE(BasicBlock);
 
 /// The bottleneck block: conv1 1×1 (width), bn1, ReLU, conv2 3×3/stride, bn2, ReLU, conv3 1×1 (4·planes), bn3,
-/// se, + shortcut, ReLU. Input N×inplanes×H×W, output N×4·planes×⌈H/stride⌉×⌈W/stride⌉.
+/// se, drop_path, + shortcut, ReLU. Input N×inplanes×H×W, output N×4·planes×⌈H/stride⌉×⌈W/stride⌉.
 class BottleneckImpl : public torch::nn::Module {
  public:
   static constexpr int64_t expansion = 4;
-  BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, ShortcutKind shortcut, Attention attn);
+  BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, ShortcutKind shortcut, Attention attn,
+                 double drop_path = 0.0);
   torch::Tensor forward(const torch::Tensor& x);
 
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   Attention se;
   torch::nn::Sequential downsample{nullptr};
+  DropPath drop_path{nullptr};  ///< nullptr at rate 0
 };
 TORCH_MODULE(Bottleneck);
 
