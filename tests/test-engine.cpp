@@ -2,6 +2,7 @@
 // state across a resume (bitwise), gradient accumulation against one large batch, gradient clipping against plain
 // formulas, and aliases resolved before anything is recorded.
 #include <attncnn/error.h>
+#include <attncnn/io/image.h>
 #include <attncnn/io/safetensors.h>
 #include <attncnn/models/model.h>
 #include <attncnn/train/checkpoint.h>
@@ -15,6 +16,7 @@
 
 #include <cmath>
 #include <functional>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "fashion_small.h"
@@ -288,4 +290,86 @@ TEST(ClipGradients, NormValueAndAgcMatchTheirFormulas) {
     EXPECT_TRUE(torch::allclose(m.w.grad()[r], expect, 1e-4, 1e-7)) << r;
   }
   EXPECT_THROW(clip_gradients(m, 1.0, "sideways"), Error);
+}
+
+TEST(Engine, MixupAndCutmixTrainOnSoftTargetsAndResumeBitwise) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed";
+  const std::string plain = fresh_dir("mix_plain"), full = fresh_dir("mix_full"), mid = fresh_dir("mix_mid");
+  auto mixed = [](TrainConfig c) {
+    c.mixup = 0.4;
+    c.cutmix = 1.0;
+    c.label_smoothing = 0.1;
+    return c;
+  };
+  train(tiny(plain), std::cout);
+  train(mixed(tiny(full)), std::cout);
+  TrainConfig c = mixed(tiny(mid));
+  c.max_steps = 13;
+  EXPECT_TRUE(train(c, std::cout).interrupted);
+  c.max_steps = 0;
+  c.resume = mid + "/weights/last.safetensors";
+  train(c, std::cout);
+  expect_same_tensors(full + "/weights/last.safetensors", mid + "/weights/last.safetensors");
+  // Soft targets of mixed images are harder to fit: the training loss stays above the plain run's.
+  auto hp = parse_metrics(read_all(plain + "/metrics.jsonl"), "plain");
+  auto hm = parse_metrics(read_all(full + "/metrics.jsonl"), "mixed");
+  ASSERT_EQ(hp.size(), 3u);
+  ASSERT_EQ(hm.size(), 3u);
+  EXPECT_GT(hm[2].train_loss, hp[2].train_loss);
+  // mixup_off_epoch 1: epochs 2 and 3 train on plain labels, so they match a run whose first epoch alone mixed.
+  TrainConfig off = mixed(tiny(fresh_dir("mix_off")));
+  off.mixup_off_epoch = 1;
+  train(off, std::cout);
+  auto ho = parse_metrics(read_all(off.out + "/metrics.jsonl"), "off");
+  EXPECT_EQ(ho[0].train_loss, hm[0].train_loss);
+  EXPECT_LT(ho[2].train_loss, hm[2].train_loss);
+}
+
+TEST(Engine, FineTunesATenClassCheckpointOnAFiveClassFolder) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed";
+  const std::string src = fresh_dir("ft_source"), dst = fresh_dir("ft_target"), data = fresh_dir("ft_data");
+  TrainConfig a = tiny(src, 0.05);
+  a.epochs = 1;
+  train(a, std::cout);
+  // Five classes of 28x28 grey images, each class a different brightness ramp.
+  for (int k = 0; k < 5; ++k)
+    for (int i = 0; i < 8; ++i) {
+      Image img;
+      img.width = img.height = 28;
+      img.channels = 1;
+      img.pixels.resize(28 * 28);
+      for (int y = 0; y < 28; ++y)
+        for (int x = 0; x < 28; ++x) img.pixels[y * 28 + x] = static_cast<uint8_t>((40 * k + 3 * x + y * i) % 256);
+      std::system(("mkdir -p '" + data + "/class" + std::to_string(k) + "'").c_str());
+      write_png(data + "/class" + std::to_string(k) + "/" + std::to_string(i) + ".png", img);
+    }
+  TrainConfig b = tiny(dst);
+  b.data = "folder:" + data;
+  b.image_size = 28;
+  b.val_split = 0.25;
+  b.optimizer = "sgd";
+  b.lr = 1e-9;  // one step that barely moves the weights: they are still the checkpoint's
+  b.max_steps = 1;
+  b.initial_checkpoint = src + "/weights/last.safetensors";
+  b.quiet = false;
+  std::ostringstream log;
+  train(b, log);
+  EXPECT_NE(log.str().find("classifier re-initialised"), std::string::npos) << log.str();
+  auto before = load_safetensors(src + "/weights/last.safetensors").tensors;
+  auto after = load_safetensors(dst + "/weights/last.safetensors").tensors;
+  ASSERT_EQ(before.size(), after.size());
+  int64_t compared = 0;
+  for (size_t i = 0; i < before.size(); ++i) {
+    const std::string& name = before[i].first;
+    ASSERT_EQ(name, after[i].first);
+    if (name.find("running_") != std::string::npos || name.find("num_batches") != std::string::npos) continue;
+    if (before[i].second.sizes() != after[i].second.sizes()) {
+      EXPECT_EQ(after[i].second.size(0), 5) << name << ": only the classifier changes shape";
+      continue;
+    }
+    EXPECT_TRUE(torch::allclose(before[i].second, after[i].second, 0, 1e-6)) << name;
+    ++compared;
+  }
+  EXPECT_GT(compared, 4);
+  EXPECT_EQ(read_checkpoint_info(dst + "/weights/last.safetensors").model.num_classes, 5);
 }

@@ -206,7 +206,7 @@ std::vector<Setting> build_settings() {
   t.add("epochs", &C::epochs, "Training epochs").at_least(1).at_most(1000000);
   t.add("batch_size", &C::batch_size, "Training batch size (per optimizer step: x --grad-accum-steps)")
       .also("-b").at_least(1).at_most(1 << 20);
-  t.add("lr", &C::lr, "Peak learning rate").above(0).at_most(1e6);
+  t.add("lr", &C::lr, "Peak learning rate").above(0);
   t.add("optimizer", &C::optimizer, "Optimizer").also("--opt").one_of({"adamw", "sgd"});
   t.add("momentum", &C::momentum, "SGD momentum").at_least(0).below(1);
   t.add("nesterov", &C::nesterov, "SGD: Nesterov momentum").negatable();

@@ -10,8 +10,10 @@
 #include <attncnn/train/device_data.h>
 #include <attncnn/train/extras.h>
 #include <attncnn/train/graph_step.h>
+#include <attncnn/train/initial.h>
 #include <attncnn/train/interrupt.h>
 #include <attncnn/train/metrics.h>
+#include <attncnn/train/mix.h>
 #include <attncnn/train/optim.h>
 #include <attncnn/train/perf.h>
 #include <attncnn/train/trainer.h>
@@ -28,6 +30,7 @@
 #include <mutex>
 #include <sstream>
 #include <sys/stat.h>
+#include <tuple>
 
 namespace attncnn {
 
@@ -174,6 +177,8 @@ class Engine {
   double lr_ = 0;
   std::string title_;
   std::vector<double> group_lr_scale_;
+  MixOptions mix_;
+  std::string initial_note_;  // what --initial-checkpoint loaded, for the start-up lines
 };
 
 void Engine::load_data() {
@@ -216,6 +221,15 @@ void Engine::build_model() {
     auto pick = torch::randperm(train_set_.size(), gen, torch::TensorOptions().dtype(torch::kLong))
                     .slice(0, 0, std::min<int64_t>(5000, train_set_.size()));
     model_->init_from_data(preprocess(train_set_.images.index_select(0, pick), info_.mean, info_.std, device_));
+  }
+  if (cfg_.resume.empty() && !cfg_.initial_checkpoint.empty()) {
+    const auto r = load_initial_checkpoint(*model_, cfg_.initial_checkpoint, cfg_.reset_head);
+    initial_note_ = "initial weights: " + std::to_string(r.loaded.size()) + " tensors from " + cfg_.initial_checkpoint;
+    if (!r.reset.empty()) {
+      initial_note_ += "; classifier re-initialised (";
+      for (size_t i = 0; i < r.reset.size(); ++i) initial_note_ += (i ? ", " : "") + r.reset[i];
+      initial_note_ += ")";
+    }
   }
   if (cfg_.channels_last) to_channels_last(*model_);
   if (!cfg_.deterministic) {
@@ -314,6 +328,13 @@ void Engine::setup() {
   torch::manual_seed(cfg_.seed);
   device_ = resolve_device(cfg_.device);
   load_data();
+  mix_.mixup_alpha = cfg_.mixup;
+  mix_.cutmix_alpha = cfg_.cutmix;
+  mix_.prob = cfg_.mixup_prob;
+  mix_.switch_prob = cfg_.mixup_switch_prob;
+  mix_.label_smoothing = cfg_.label_smoothing;
+  mix_.num_classes = ds_.num_classes();
+  if (mix_.enabled()) mix_.check();
   build_model();
   build_batches();
   result_.last_weights = cfg_.out + "/weights/last.safetensors";
@@ -359,6 +380,7 @@ void Engine::log_start() {
        << cfg_.optimizer << " lr " << cfg_.lr << " " << cfg_.schedule << ", device " << device_.str() << ", "
        << torch::get_num_threads() << " thread(s)" << (cfg_.deterministic ? ", deterministic" : "")
        << (ema_model_ ? ", model EMA " + num(cfg_.model_ema_decay) : "") << "\n";
+  if (!initial_note_.empty()) log_ << initial_note_ << "\n";
   if (result_.resumed)
     log_ << "resuming " << cfg_.out << " at epoch " << st_.epoch + 1 << ", batch " << st_.batch << "/"
          << batches_per_epoch_ << " (step " << st_.step << ")\n";
@@ -403,6 +425,7 @@ int64_t Engine::train_step(int64_t epoch, int64_t batch, EpochSums& sums) {
     optimizer_->param_groups()[g].options().set_lr(lr_ * group_lr_scale_[std::min<size_t>(g, 1)]);
   if (!cfg_.cuda_graph) optimizer_->zero_grad();  // graph replays write the gradients in place
   const auto ce = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(cfg_.label_smoothing);
+  const bool mixing = mix_.enabled() && (cfg_.mixup_off_epoch == 0 || epoch <= cfg_.mixup_off_epoch);
   for (int64_t j = 0; j < k; ++j) {
     Batch b;
     const bool got = device_batches_ ? device_batches_->next(b.images, b.labels) : loader_->next(b);
@@ -417,10 +440,16 @@ int64_t Engine::train_step(int64_t epoch, int64_t batch, EpochSums& sums) {
       logits = graph_->logits();
       loss = graph_->loss();
     } else {
+      // Mixed batches train on soft targets (label smoothing folded in); every draw is keyed by the batch's
+      // position in the run, so a resume mixes as an uninterrupted run does.
+      torch::Tensor x = b.images, target;
+      if (mixing)
+        std::tie(x, target) = mix_batch(b.images, b.labels, mix_, cfg_.seed, (epoch - 1) * batches_per_epoch_ + batch + j);
       {
         AutocastGuard autocast(cfg_.amp, device_);
-        logits = model_->forward(b.images);
-        loss = torch::nn::functional::cross_entropy(logits, b.labels, ce);
+        logits = model_->forward(x);
+        loss = target.defined() ? soft_target_cross_entropy(logits, target)
+                                : torch::nn::functional::cross_entropy(logits, b.labels, ce);
       }
       // Each batch's mean loss counts 1/k: k batches of B/k sum to the gradient of one batch of B.
       (k > 1 ? loss / static_cast<double>(k) : loss).backward();
