@@ -1,7 +1,7 @@
 // Grad-CAM, Grad-CAM++, colour maps, overlays, the gallery and the sanity check.
 #include <attncnn/attention/base.h>
 #include <attncnn/error.h>
-#include <attncnn/explain/capture.h>
+#include <attncnn/models/capture.h>
 #include <attncnn/explain/colormap.h>
 #include <attncnn/explain/explain.h>
 #include <attncnn/explain/gradcam.h>

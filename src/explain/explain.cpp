@@ -1,6 +1,6 @@
 #include <attncnn/attention/base.h>
 #include <attncnn/error.h>
-#include <attncnn/explain/capture.h>
+#include <attncnn/models/capture.h>
 #include <attncnn/explain/explain.h>
 #include <attncnn/explain/gradcam.h>
 #include <attncnn/io/safetensors.h>
