@@ -1,6 +1,6 @@
 #include <attncnn/error.h>
-#include <attncnn/models/capture.h>
 #include <attncnn/explain/gradcam.h>
+#include <attncnn/models/capture.h>
 
 #include <torch/torch.h>
 
