@@ -1,14 +1,14 @@
 // Grad-CAM, Grad-CAM++, colour maps, overlays, the gallery and the sanity check.
 #include <attncnn/attention/base.h>
 #include <attncnn/error.h>
-#include <attncnn/explain/capture.h>
 #include <attncnn/explain/colormap.h>
 #include <attncnn/explain/explain.h>
 #include <attncnn/explain/gradcam.h>
 #include <attncnn/explain/plots.h>
 #include <attncnn/io/image.h>
+#include <attncnn/models/capture.h>
+#include <attncnn/models/checkpoint.h>
 #include <attncnn/models/model.h>
-#include <attncnn/train/checkpoint.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

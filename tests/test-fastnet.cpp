@@ -2,7 +2,7 @@
 // whitening from data, identity initialisation of the convs, backward, capture points and option errors.
 #include <attncnn/attention/base.h>
 #include <attncnn/error.h>
-#include <attncnn/explain/capture.h>
+#include <attncnn/models/capture.h>
 #include <attncnn/models/fastnet.h>
 #include <attncnn/models/model.h>
 #include <gtest/gtest.h>

@@ -1,19 +1,13 @@
 // attncnn eval: evaluate a checkpoint on a dataset split (docs/training.md).
-#include <attncnn/data/dataset.h>
 #include <attncnn/error.h>
+#include <attncnn/explain/plots.h>
+#include <attncnn/infer/predictor.h>
 #include <attncnn/io/safetensors.h>
-#include <attncnn/train/checkpoint.h>
-#include <attncnn/train/trainer.h>
 
-#include <cerrno>
-#include <cstring>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <sys/stat.h>
-
-#include <attncnn/explain/plots.h>
 
 #include "commands.h"
 
@@ -120,33 +114,16 @@ Runner add_eval(CLI::App& app) {
   return [o]() {
     set_threads(o->threads);
     if (o->split != "test" && o->split != "train") input_error("--split " + o->split + ": expected test or train");
-    if (o->batch_size < 1) input_error("--batch-size " + std::to_string(o->batch_size) + ": expected at least 1");
-    if (o->tta < 0 || o->tta > 2) input_error("--tta " + std::to_string(o->tta) + ": expected 0, 1 or 2");
-    CheckpointInfo info;
-    auto model = load_checkpoint(o->weights, &info);
-    const auto device = resolve_device(o->device);
-    model->to(device);
+    PredictorOptions popt;
+    popt.device = o->device;
+    popt.batch_size = o->batch_size;
+    popt.tta = o->tta;
+    auto predictor = Predictor::load(o->weights, popt);
+    const CheckpointInfo& info = predictor.info();
     const std::string spec = o->data.empty() ? info.dataset : o->data;
     // Folder datasets are rebuilt with the options the model was trained with (split, size, channels).
-    DatasetOptions data_opts;
-    data_opts.channels = info.input[0];
-    data_opts.image_size = info.input[1];
-    if (!info.dataset_options.empty()) {
-      const auto j = nlohmann::json::parse(info.dataset_options, nullptr, /*allow_exceptions=*/false);
-      if (j.is_object()) {
-        data_opts.val_split = j.value("val_split", data_opts.val_split);
-        data_opts.skip_bad = j.value("skip_bad", data_opts.skip_bad);
-      }
-    }
-    auto ds = load_dataset(spec, data_opts);
-    const ImageSet& set = o->split == "test" ? ds.test : ds.train;
-    if (set.images.size(1) != info.input[0])
-      input_error("--data " + spec + ": images have " + std::to_string(set.images.size(1)) + " channel(s) but " +
-                  o->weights + " expects " + std::to_string(info.input[0]));
-    if (ds.num_classes() != info.model.num_classes)
-      input_error("--data " + spec + ": " + std::to_string(ds.num_classes()) + " classes but " + o->weights + " has " +
-                  std::to_string(info.model.num_classes));
-    auto r = evaluate(*model, set, info.mean, info.std, o->batch_size, device, o->tta);
+    const Dataset ds = predictor.load_dataset(spec);
+    const auto r = predictor.evaluate(o->split == "test" ? ds.test : ds.train);
 
     nlohmann::json j = result_json(r, info);
     j["weights"] = o->weights;

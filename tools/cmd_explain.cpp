@@ -1,8 +1,8 @@
 // attncnn explain: attention maps, Grad-CAM and Grad-CAM++ over images, as a gallery; and the sanity check.
 #include <attncnn/error.h>
 #include <attncnn/explain/explain.h>
-#include <attncnn/train/checkpoint.h>
-#include <attncnn/train/trainer.h>
+#include <attncnn/infer/images.h>
+#include <attncnn/infer/predictor.h>
 
 #include <torch/torch.h>
 
@@ -64,8 +64,10 @@ Runner add_explain(CLI::App& app) {
     if (o->topk < 1) input_error("--topk " + std::to_string(o->topk) + ": expected at least 1");
     if (o->display < 1) input_error("--display-size " + std::to_string(o->display) + ": expected at least 1");
     if (!o->sanity && o->out.empty()) input_error("--out is required (the folder the gallery is written to)");
-    CheckpointInfo info;
-    auto model = load_checkpoint(o->weights, &info);
+    PredictorOptions popt;
+    popt.device = o->device;
+    auto predictor = Predictor::load(o->weights, popt);
+    const CheckpointInfo& info = predictor.info();
     if (o->cls != "pred") {
       size_t used = 0;
       long long v = -1;
@@ -79,17 +81,14 @@ Runner add_explain(CLI::App& app) {
                     std::to_string(info.model.num_classes - 1));
       opts.target_class = v;
     }
-    const auto device = resolve_device(o->device);
-    model->to(device);
-    model->eval();
     const auto files = expand_image_paths(o->inputs);
 
     if (o->sanity) {
       torch::manual_seed(o->seed);
       auto fresh = create_model(info.model);
-      fresh->to(device);
+      fresh->to(predictor.device());
       fresh->eval();
-      auto rep = sanity_check(*model, *fresh, info, files, opts, o->threshold);
+      auto rep = sanity_check(predictor.model(), *fresh, info, files, opts, o->threshold);
       for (const auto& f : rep.failures) std::cerr << "attncnn: error: " << f.second << "\n";
       std::cout << "sanity check (model randomisation): Spearman rank correlation between each map of " << o->weights
                 << " and the same map with re-initialised weights (seed " << o->seed << ");\nmaps above "
@@ -139,7 +138,7 @@ Runner add_explain(CLI::App& app) {
       return rep.failures.empty() ? 0 : 2;
     }
 
-    auto rep = explain_images(*model, info, files, o->out, opts, std::cout);
+    auto rep = explain_images(predictor.model(), info, files, o->out, opts, std::cout);
     for (const auto& f : rep.failures) std::cerr << "attncnn: error: " << f.second << "\n";
     std::cout << "wrote " << o->out << "/index.html and maps.json (" << rep.images.size() << " image(s))\n";
     if (!rep.failures.empty()) {

@@ -1,6 +1,6 @@
 #include <attncnn/error.h>
-#include <attncnn/explain/capture.h>
 #include <attncnn/explain/gradcam.h>
+#include <attncnn/models/capture.h>
 
 #include <torch/torch.h>
 
@@ -66,7 +66,7 @@ CamResult grad_cam(ModelImpl& model, const torch::Tensor& x, const CamOptions& o
     Capture cap;
     logits = model.forward(input);
     if (cap.points().empty())
-      input_error("grad_cam: the model marks no capture points (see attncnn/explain/capture.h)");
+      input_error("grad_cam: the model marks no capture points (see attncnn/models/capture.h)");
     r.layer = options.layer.empty() ? cap.points().back().first : options.layer;
     act = cap.get(r.layer);
   }

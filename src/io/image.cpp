@@ -323,4 +323,34 @@ Image tensor_to_image(const torch::Tensor& chw) {
   return img;
 }
 
+Image resize_nearest(const Image& img, int64_t width, int64_t height) {
+  if (width < 1 || height < 1) input_error("resize: size must be positive");
+  Image out;
+  out.width = width;
+  out.height = height;
+  out.channels = img.channels;
+  out.pixels.resize(static_cast<size_t>(width * height * img.channels));
+  for (int64_t y = 0; y < height; ++y) {
+    const int64_t sy = std::min(img.height - 1, y * img.height / height);
+    for (int64_t x = 0; x < width; ++x) {
+      const int64_t sx = std::min(img.width - 1, x * img.width / width);
+      std::copy_n(img.pixels.begin() + (sy * img.width + sx) * img.channels, img.channels,
+                  out.pixels.begin() + (y * width + x) * img.channels);
+    }
+  }
+  return out;
+}
+
+Image resize_image(const Image& img, int64_t width, int64_t height) {
+  if (width < 1 || height < 1) input_error("resize: size must be positive");
+  if (width == img.width && height == img.height) return img;
+  namespace F = torch::nn::functional;
+  auto t = image_to_tensor(img).to(torch::kFloat).unsqueeze(0);
+  auto opts = F::InterpolateFuncOptions().size(std::vector<int64_t>{height, width});
+  if (width <= img.width && height <= img.height) opts.mode(torch::kArea);
+  else opts.mode(torch::kBilinear).align_corners(false);
+  auto r = F::interpolate(t, opts).squeeze(0).round().clamp(0, 255).to(torch::kUInt8);
+  return tensor_to_image(r);
+}
+
 }  // namespace attncnn

@@ -1,7 +1,7 @@
 #include <attncnn/error.h>
 #include <attncnn/models/cifar_resnet.h>
 
-#include <attncnn/explain/capture.h>
+#include <attncnn/models/capture.h>
 #include <torch/torch.h>
 
 #include "builtin.h"

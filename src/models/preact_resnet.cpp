@@ -2,7 +2,7 @@
 #include <attncnn/models/preact_resnet.h>
 #include <attncnn/models/resnet.h>
 
-#include <attncnn/explain/capture.h>
+#include <attncnn/models/capture.h>
 #include <torch/torch.h>
 
 #include "builtin.h"

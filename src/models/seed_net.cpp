@@ -1,6 +1,6 @@
 #include <attncnn/attention/registry.h>
 #include <attncnn/error.h>
-#include <attncnn/explain/capture.h>
+#include <attncnn/models/capture.h>
 #include <attncnn/models/seed_net.h>
 
 #include <torch/torch.h>

@@ -32,9 +32,4 @@ Image colorize(const torch::Tensor& map, Colormap cm);
 /// size (H×W); the result is RGB. Throws attncnn::Error (input) for a size mismatch or alpha outside [0,1].
 Image overlay(const Image& image, const torch::Tensor& map, Colormap cm, double alpha);
 
-/// Nearest-neighbour resize (for showing small images larger without blurring them).
-Image resize_nearest(const Image& img, int64_t width, int64_t height);
-/// Resize for network input: area averaging when shrinking, bilinear when enlarging.
-Image resize_image(const Image& img, int64_t width, int64_t height);
-
 }  // namespace attncnn

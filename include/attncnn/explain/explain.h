@@ -1,19 +1,20 @@
 #pragma once
-/// What `attncnn explain` and `attncnn predict` do, as library functions.
+/// What `attncnn explain` does, as library functions.
 ///
-///   attncnn::CheckpointInfo info;
-///   auto net = attncnn::load_checkpoint("best.safetensors", &info);
+///   auto p = attncnn::Predictor::load("best.safetensors", {});
 ///   auto files = attncnn::expand_image_paths({"photos/"});
-///   auto report = attncnn::explain_images(*net, info, files, "gallery", {}, std::cout);
+///   auto report = attncnn::explain_images(p.model(), p.info(), files, "gallery", {}, std::cout);
 ///   // gallery/index.html, gallery/maps.json, gallery/<image>_<layer>_<method>.png
 ///
-/// Images are decoded (PNG or JPEG), converted to the checkpoint's channel count, resized to its input size
-/// (area averaging when shrinking, bilinear when enlarging) and normalised with its mean and std. A file that
-/// cannot be read is recorded in the report's failures (with the error naming it) and the others go on.
+/// Images are read and preprocessed as predictions are (infer/images.h: the checkpoint's channels, input size,
+/// mean and std). A file that cannot be read is recorded in the report's failures (with the error naming it) and
+/// the others go on.
 #include <attncnn/explain/colormap.h>
+#include <attncnn/infer/images.h>
+#include <attncnn/infer/predictor.h>
 #include <attncnn/io/image.h>
+#include <attncnn/models/checkpoint.h>
 #include <attncnn/models/model.h>
-#include <attncnn/train/checkpoint.h>
 
 #include <ostream>
 #include <string>
@@ -21,36 +22,6 @@
 #include <vector>
 
 namespace attncnn {
-
-/// An image file and the name its outputs are written under.
-struct ImageFile {
-  std::string path;
-  std::string name;  ///< the file's stem, or its path relative to the folder it was found in (without extension)
-};
-
-/// Files are taken as given; folders are searched recursively for .png/.jpg/.jpeg files (sorted by path).
-/// Throws attncnn::Error (input) for a path that does not exist or a folder without images.
-std::vector<ImageFile> expand_image_paths(const std::vector<std::string>& args);
-
-/// Reads `path` and turns it into what the checkpoint's model takes: info.input[0] channels, info.input[2] wide,
-/// info.input[1] high, 8-bit. Throws attncnn::Error (input) naming the file if it cannot be decoded.
-Image load_model_image(const std::string& path, const CheckpointInfo& info);
-/// 8-bit images (all of the checkpoint's input size) to a normalised N×C×H×W float batch on `device`.
-torch::Tensor model_input(const std::vector<Image>& images, const CheckpointInfo& info,
-                          const torch::Device& device = torch::kCPU);
-
-/// The class a path names through its parent folder ("…/Dress/001.png", "…/ankle_boot/x.png", "…/3/x.png"):
-/// folder and class names are compared ignoring case and anything but letters and digits. -1 when none matches.
-int64_t label_from_path(const std::string& path, const std::vector<std::string>& class_names);
-
-struct Prediction {
-  int64_t index = 0;
-  std::string name;
-  double probability = 0;
-};
-/// The k most probable classes of each row of N×K logits (softmax), most probable first.
-std::vector<std::vector<Prediction>> top_predictions(const torch::Tensor& logits,
-                                                     const std::vector<std::string>& class_names, int64_t k);
 
 struct ExplainOptions {
   bool maps = true;             ///< attention maps of every module (channel-weighted activations for channel ones)

@@ -5,7 +5,7 @@
 ///   auto r = attncnn::grad_cam(*net, x, o);
 ///   r.gradcam;                             // N×H×W in [0,1], the input's size
 ///
-/// The layer is a capture point of the model (see capture.h): its activation A (N×C×h×w) and the gradient
+/// The layer is a capture point of the model (see models/capture.h): its activation A (N×C×h×w) and the gradient
 /// G = d(logit of the class)/dA. Grad-CAM weighs each channel by the spatial mean of G; Grad-CAM++ by
 /// Σ_ij alpha_ij·ReLU(G_ij) with alpha = G² / (2G² + Σ_ab A_ab·G³) (the closed form for an exponential of the
 /// score; alpha is 0 where the denominator is 0). Both maps are ReLU(Σ_k w_k A_k), upsampled bilinearly to the

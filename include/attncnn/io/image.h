@@ -46,4 +46,10 @@ Image tensor_to_image(const torch::Tensor& chw_u8);
 /// Converts channel count (1, 2, 3, 4 → 1, 3 or 4).
 Image convert_channels(const Image& img, int want_channels);
 
+/// Nearest-neighbour resize (for showing small images larger without blurring them). Throws attncnn::Error
+/// (input) for a size below 1.
+Image resize_nearest(const Image& img, int64_t width, int64_t height);
+/// Resize for network input: area averaging when shrinking, bilinear when enlarging. Throws as resize_nearest.
+Image resize_image(const Image& img, int64_t width, int64_t height);
+
 }  // namespace attncnn

@@ -13,7 +13,12 @@
 /// Errors in the configuration or data throw attncnn::Error (input); a non-finite loss throws (runtime) naming the
 /// step and leaves the last good checkpoint in place. A stop request (stop_requested(), e.g. from Ctrl-C) ends the
 /// run after the current step with a resumable checkpoint and TrainResult::interrupted set.
+///
+/// The test metrics of each epoch come from infer/evaluate.h's evaluate() (as `attncnn eval`'s do); it and the
+/// device helpers of infer/device.h are included here.
 #include <attncnn/data/dataset.h>
+#include <attncnn/infer/device.h>
+#include <attncnn/infer/evaluate.h>
 #include <attncnn/models/model.h>
 #include <attncnn/train/config.h>
 
@@ -22,13 +27,6 @@
 #include <vector>
 
 namespace attncnn {
-
-struct EvalResult {
-  double loss = 0, top1 = 0, top5 = 0;
-  int64_t count = 0;
-  std::vector<int64_t> class_correct, class_total;
-  std::vector<std::vector<int64_t>> confusion;  ///< [true][predicted]
-};
 
 struct TrainResult {
   EvalResult final_eval;      ///< of the last completed epoch (empty when none completed in this call)
@@ -44,22 +42,6 @@ struct TrainResult {
   bool resumed = false;       ///< continued from cfg.resume
   std::string last_weights, best_weights;
 };
-
-/// Resolves "auto" to cuda when available, else cpu; rejects unknown names and cuda without a GPU.
-torch::Device resolve_device(const std::string& name);
-
-/// Float images normalised for the network: (x/255 - mean) / std, on `device`.
-torch::Tensor preprocess(const torch::Tensor& images_u8, const std::vector<double>& mean,
-                         const std::vector<double>& std, const torch::Device& device);
-
-/// Accuracy, loss and confusion matrix of `model` on `set`. tta (test-time augmentation) averages the logits of
-/// several views of each image: 1 the image and its mirror; 2 those plus both shifted by one pixel down-right and
-/// up-left (reflected borders), the unshifted pair weighted 1/2 and each shifted pair 1/4.
-EvalResult evaluate(ModelImpl& model, const ImageSet& set, const std::vector<double>& mean,
-                    const std::vector<double>& std, int64_t batch_size, const torch::Device& device, int64_t tta = 0);
-
-/// The logits of `x` averaged over the test-time augmentation views of level `tta` (see evaluate()).
-torch::Tensor tta_logits(ModelImpl& model, const torch::Tensor& x, int64_t tta);
 
 TrainResult train(const TrainConfig& cfg, std::ostream& log);
 

@@ -1,5 +1,5 @@
 #include <attncnn/error.h>
-#include <attncnn/explain/capture.h>
+#include <attncnn/models/capture.h>
 
 namespace attncnn {
 

@@ -1,10 +1,32 @@
 #include <attncnn/compat.h>
-#include <attncnn/train/perf.h>
+#include <attncnn/error.h>
+#include <attncnn/infer/device.h>
 
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 namespace attncnn {
+
+torch::Device resolve_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    if (!torch::cuda::is_available())
+      input_error("--device " + name + ": no CUDA device is available (this build or machine has none); use cpu");
+    c10::optional<torch::Device> device;
+    try {
+      device = torch::Device(name);
+    } catch (const c10::Error&) {
+      input_error("--device " + name + ": expected auto, cpu or cuda[:N]");
+    }
+    const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+    if (device->has_index() && device->index() >= count)
+      input_error("--device " + name + ": this machine has " + std::to_string(count) +
+                  " CUDA device(s) (cuda:0 to cuda:" + std::to_string(count - 1) + ")");
+    return *device;
+  }
+  input_error("--device " + name + ": expected auto, cpu or cuda[:N]");
+}
 
 void apply_backend_settings(const PerfOptions& opts, const torch::Device& device) {
   if (!device.is_cuda()) return;

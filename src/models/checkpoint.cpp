@@ -1,14 +1,12 @@
+// The weights file: model state and the metadata that rebuilds the model and its preprocessing.
 #include <attncnn/error.h>
 #include <attncnn/io/safetensors.h>
-#include <attncnn/train/checkpoint.h>
+#include <attncnn/models/checkpoint.h>
 
 #include <torch/torch.h>
 
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
-#include <type_traits>
 
 namespace attncnn {
 
