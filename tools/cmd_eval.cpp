@@ -1,17 +1,15 @@
 // attncnn eval: evaluate a checkpoint on a dataset split (docs/training.md).
 #include <attncnn/data/dataset.h>
 #include <attncnn/error.h>
-#include <attncnn/io/safetensors.h>
+#include <attncnn/io/files.h>
+#include <attncnn/io/text.h>
 #include <attncnn/train/checkpoint.h>
 #include <attncnn/train/trainer.h>
 
-#include <cerrno>
-#include <cstring>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <sys/stat.h>
 
 #include <attncnn/explain/plots.h>
 
@@ -20,13 +18,6 @@
 namespace attncnn::cli {
 
 namespace {
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
 
 double percent(int64_t a, int64_t b) { return b ? 100.0 * a / b : 0.0; }
 

@@ -1,6 +1,7 @@
 #include <attncnn/data/dataset.h>
 #include <attncnn/data/idx.h>
 #include <attncnn/error.h>
+#include <attncnn/io/files.h>
 
 #include <torch/torch.h>
 
@@ -9,24 +10,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <random>
-#include <sys/stat.h>
 
 namespace attncnn {
 
-namespace detail {
-bool is_dir(const std::string& p) {
-  struct stat st {};
-  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-bool is_file(const std::string& p) {
-  struct stat st {};
-  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-}  // namespace detail
-
 namespace {
-using detail::is_dir;
-using detail::is_file;
 
 const std::vector<std::string> kFashionNames = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                                 "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};

@@ -1,5 +1,6 @@
 // Per-epoch metrics files of a run folder: results.csv, metrics.jsonl and the curves.svg chart.
 #include <attncnn/error.h>
+#include <attncnn/io/text.h>
 #include <attncnn/train/metrics.h>
 
 #include <algorithm>
@@ -34,20 +35,6 @@ const std::vector<Column>& columns() {
       {"epoch_seconds", 3, &EpochMetrics::epoch_seconds}, {"images_per_second", 1, &EpochMetrics::images_per_second},
   };
   return c;
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
 }
 
 // Shortest text for a tick value: as many decimals as the tick spacing needs.
