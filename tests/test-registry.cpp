@@ -40,7 +40,7 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 
 }  // namespace
 
-TEST(Registry, EditDistanceAndClosestName) {
+TEST(RegistryTemplate, EditDistanceAndClosestName) {
   EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);  // the textbook example
   EXPECT_EQ(edit_distance("", "abc"), 3u);
   EXPECT_EQ(edit_distance("flaw", "lawn"), 2u);
@@ -53,7 +53,7 @@ TEST(Registry, EditDistanceAndClosestName) {
   EXPECT_EQ(closest_name("xyz", names), "");
 }
 
-TEST(Registry, BuiltinsRunOnceOnFirstUseAndUserEntriesWin) {
+TEST(RegistryTemplate, BuiltinsRunOnceOnFirstUseAndUserEntriesWin) {
   int runs = 0;
   Registry<Tool> r("tool", [&runs](Registry<Tool>& reg) {
     ++runs;
@@ -81,7 +81,7 @@ TEST(Registry, BuiltinsRunOnceOnFirstUseAndUserEntriesWin) {
   EXPECT_EQ(runs, 1);
 }
 
-TEST(Registry, UnknownNamesAndRegistrationMistakes) {
+TEST(RegistryTemplate, UnknownNamesAndRegistrationMistakes) {
   Registry<Tool> r("tool", [](Registry<Tool>& reg) {
     reg.add({"hammer", "", 3});
     reg.add({"wrench", "", 1});
@@ -101,7 +101,7 @@ TEST(Registry, UnknownNamesAndRegistrationMistakes) {
   EXPECT_EQ(error_of([&] { r.add({"", "", 0}); }).second, ErrorKind::Runtime);
 }
 
-TEST(Registry, ThreadsSeeCompleteBuiltins) {
+TEST(RegistryTemplate, ThreadsSeeCompleteBuiltins) {
   std::atomic<int> runs{0};
   Registry<Tool> r("tool", [&runs](Registry<Tool>& reg) {
     ++runs;
@@ -120,7 +120,7 @@ TEST(Registry, ThreadsSeeCompleteBuiltins) {
   EXPECT_EQ(incomplete.load(), 0);
 }
 
-TEST(Registry, AttentionModelAndDatasetRegistries) {
+TEST(Registries, AttentionModelAndDatasetRegistries) {
   // Attention: "none" is valid input but no entry; a typo gets a suggestion.
   const auto attn = error_of([] { attention_entry("sgatee"); });
   EXPECT_EQ(attn.second, ErrorKind::Input);
@@ -150,7 +150,7 @@ TEST(Registry, AttentionModelAndDatasetRegistries) {
   for (const auto& s : specs) EXPECT_TRUE(contains(data.first, s)) << data.first;
 }
 
-TEST(Registry, UserDatasetLoadsThroughTheSpec) {
+TEST(Registries, UserDatasetLoadsThroughTheSpec) {
   register_dataset({"constant", "a test dataset: four 2x2 images", "constant[:N]",
                     [](Dataset& ds, const std::string& path, const DatasetOptions&) {
                       const int64_t v = path.empty() ? 1 : std::stoll(path);
