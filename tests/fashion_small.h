@@ -3,11 +3,9 @@
 // training run's per-epoch validation is cheap. Processes that write it at the same time write the same bytes
 // atomically.
 #include <attncnn/data/dataset.h>
-#include <attncnn/io/safetensors.h>
-#include <sys/stat.h>
+#include <attncnn/io/files.h>
 #include <torch/torch.h>
 
-#include <cstdlib>
 #include <string>
 
 namespace {
@@ -29,9 +27,8 @@ inline std::string idx_bytes(const torch::Tensor& t, bool images) {
 inline std::string small_fashion() {
   static const std::string dir = [] {
     const std::string d = std::string(ATTNCNN_TEST_TMP) + "/fashion_small";
-    std::system(("mkdir -p '" + d + "'").c_str());
-    struct stat st {};
-    if (::stat((d + "/t10k-labels-idx1-ubyte").c_str(), &st) != 0) {
+    attncnn::make_dirs(d);
+    if (!attncnn::exists(d + "/t10k-labels-idx1-ubyte")) {
       auto ds = attncnn::load_dataset(std::string("fashion-mnist:") + ATTNCNN_FASHION_MNIST_DIR);
       attncnn::atomic_write(d + "/train-images-idx3-ubyte", idx_bytes(ds.train.images.slice(0, 0, 6000), true));
       attncnn::atomic_write(d + "/train-labels-idx1-ubyte", idx_bytes(ds.train.labels.slice(0, 0, 6000), false));

@@ -192,8 +192,9 @@ TEST(ResNet, TorchvisionParameterCountsAndNames) {
 TEST(ResNet, TimmAttentionCountsWhenModulesExist) {
   if (!has_attention("se")) GTEST_SKIP() << "attention module 'se' is not registered in this build";
   EXPECT_EQ(params_of("resnet50", "se", 1000), 28088024);
-  EXPECT_EQ(params_of("seresnet50", "sgate", 1000), 28088024);
-  auto net = create_model(make_cfg("seresnet50", "none", 10));
+  EXPECT_EQ(params_of("seresnet50", kDefaultAttention, 1000), 28088024);
+  EXPECT_EQ(params_of("seresnet50", "se", 1000), 28088024);  // naming the alias's own module is no conflict
+  auto net = create_model(make_cfg("seresnet50", kDefaultAttention, 10));
   auto keys = net->named_parameters().keys();
   EXPECT_NE(std::find(keys.begin(), keys.end(), "layer3.1.se.fc1.weight"), keys.end());
 }
@@ -201,7 +202,7 @@ TEST(ResNet, TimmAttentionCountsWhenModulesExist) {
 TEST(ResNet, EcaResNet50dCountWhenEcaExists) {
   if (!has_attention("eca")) GTEST_SKIP() << "attention module 'eca' is not registered in this build";
   // timm's ECA kernel sizes for 256/512/1024/2048 channels are 5/5/5/7 (no bias): 3·5 + 4·5 + 6·5 + 3·7 = 86.
-  EXPECT_EQ(params_of("ecaresnet50d", "none", 1000), 25576264 + 86);
+  EXPECT_EQ(params_of("ecaresnet50d", kDefaultAttention, 1000), 25576264 + 86);
 }
 
 TEST(ResNet, AttentionSitsAfterLastNormUnderTimmName) {
@@ -349,40 +350,142 @@ TEST(Aliases, ResolveAndBuild) {
   EXPECT_EQ(a->model, "resnet50");
   EXPECT_EQ(a->attn, "se");
   EXPECT_EQ(find_model_alias("resnet50"), nullptr);
-  ModelConfig c = make_cfg("ecaresnet50d", "sgate", 10, "layers=1,1,1,1,stem=cifar");
-  const ModelConfig r = resolve_model_alias(c);
+  ModelConfig c = make_cfg("ecaresnet50d", kDefaultAttention, 10, "layers=1,1,1,1,stem=cifar");
+  const ModelConfig r = resolve_model_aliases(c);
   EXPECT_EQ(r.name, "resnet50");
   EXPECT_EQ(r.attn, "eca");
   EXPECT_EQ(r.model_params.get_string("stem", ""), "cifar");  // the caller's option wins
   EXPECT_EQ(r.model_params.get_string("avg_down", ""), "1");
   EXPECT_EQ(r.model_params.get_string("layers", ""), "1,1,1,1");
-  EXPECT_EQ(resolve_model_alias(make_cfg("cbam_resnet20")).name, "resnet20");
-  EXPECT_EQ(resolve_model_alias(make_cfg("cbam_resnet20")).attn, "cbam");
-  EXPECT_EQ(resolve_model_alias(make_cfg("se_resnet110")).attn, "se");
-  // Every alias is listed as a model and points at a registered model.
+  EXPECT_EQ(resolve_model_aliases(make_cfg("cbam_resnet20", kDefaultAttention)).name, "resnet20");
+  EXPECT_EQ(resolve_model_aliases(make_cfg("cbam_resnet20", kDefaultAttention)).attn, "cbam");
+  EXPECT_EQ(resolve_model_aliases(make_cfg("se_resnet110", "se")).attn, "se");
+  // Not an alias: only "default" is replaced, by the standard module.
+  EXPECT_EQ(resolve_model_aliases(make_cfg("resnet50", kDefaultAttention)).attn, "sgate");
+  EXPECT_EQ(resolve_model_aliases(make_cfg("resnet50", "eca")).attn, "eca");
+  EXPECT_EQ(resolve_model_aliases(make_cfg("resnet50", "eca")).name, "resnet50");
+  // Aliases are registry aliases of the model they name, not models of their own.
   const auto names = model_names();
+  const auto reg_aliases = model_registry().aliases();
+  ASSERT_EQ(reg_aliases.size(), model_aliases().size());
   for (const auto& al : model_aliases()) {
-    EXPECT_NE(std::find(names.begin(), names.end(), al.alias), names.end()) << al.alias;
+    EXPECT_EQ(std::find(names.begin(), names.end(), al.alias), names.end()) << al.alias;
     EXPECT_NE(std::find(names.begin(), names.end(), al.model), names.end()) << al.model;
+    EXPECT_TRUE(model_registry().is_alias(al.alias)) << al.alias;
+    EXPECT_EQ(model_registry().canonical(al.alias), al.model);
   }
   for (const char* n : {"seresnet18", "seresnet34", "seresnet50", "seresnet101", "ecaresnet18", "ecaresnet50",
                         "ecaresnet101", "ecaresnet50d", "resnet26d", "cbam_resnet20", "se_resnet20", "eca_resnet56"})
-    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
+    EXPECT_NE(find_model_alias(n), nullptr) << n;
   // A built alias reports its resolved config, so a checkpoint rebuilds it without the alias.
-  auto d = create_model(make_cfg("resnet26d", "sgate"));
+  auto d = create_model(make_cfg("resnet26d", kDefaultAttention));
   EXPECT_EQ(d->config().name, "resnet26");
   EXPECT_EQ(d->config().attn, "none");
   EXPECT_EQ(d->config().model_params.get_string("stem", ""), "deep");
   EXPECT_EQ(count_params(*d), count_params(*create_model(ModelConfig::from_json(d->config().to_json()))));
   if (!has_attention("se")) {
     try {
-      create_model(make_cfg("se_resnet20"));
+      create_model(make_cfg("se_resnet20", kDefaultAttention));
       FAIL() << "expected an unknown-attention error";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("se"), std::string::npos);
     }
   } else {
-    check_forward_backward(make_cfg("se_resnet20"), 32, 28);
+    check_forward_backward(make_cfg("se_resnet20", kDefaultAttention), 32, 28);
+  }
+}
+
+// The attention module an alias name spells, read from the name itself (timm's naming), independently of the
+// alias table: seresnet50 / se_resnet20 -> se, ecaresnet50d / eca_resnet56 -> eca, cbam_resnet20 -> cbam,
+// resnet26d -> none.
+std::string module_spelled_by(const std::string& alias) {
+  for (const char* prefix : {"cbam_", "eca_", "se_"})
+    if (alias.rfind(prefix, 0) == 0) return std::string(prefix).substr(0, std::string(prefix).size() - 1);
+  if (alias.rfind("ecaresnet", 0) == 0) return "eca";
+  if (alias.rfind("seresnet", 0) == 0) return "se";
+  return "none";
+}
+
+TEST(Aliases, EveryAliasBuildsTheModuleItNames) {
+  for (const auto& al : model_aliases()) {
+    SCOPED_TRACE(al.alias);
+    const std::string attn = module_spelled_by(al.alias);
+    if (attn != "none" && !has_attention(attn)) continue;
+    // The ImageNet ResNets at one block per stage and narrow channels, so that 30-odd models build in seconds.
+    const bool imagenet = model_entry(al.model).input[1] == 224;
+    ModelConfig c = make_cfg(al.alias, kDefaultAttention, 10, imagenet ? "layers=1,1,1,1,channels=8,16,32,64" : "");
+    const ModelConfig r = resolve_model_aliases(c);
+    EXPECT_EQ(r.attn, attn);
+    EXPECT_EQ(r.name, al.model);
+    auto net = create_model(c);
+    // The config a checkpoint stores reports what was built ...
+    EXPECT_EQ(net->config().name, al.model);
+    EXPECT_EQ(net->config().attn, attn);
+    // ... and every attention module in the network is of that type.
+    int64_t sites = 0;
+    for (const auto& item : net->named_modules("", /*include_self=*/false))
+      if (auto* m = dynamic_cast<AttentionImpl*>(item.value().get())) {
+        EXPECT_EQ(m->type_name(), attn) << item.key();
+        ++sites;
+      }
+    if (attn == "none") EXPECT_EQ(sites, 0);
+    else EXPECT_GT(sites, 0);
+    // Asking for the alias's own module is the same network; asking for another is an input error naming both.
+    const auto same = create_model(make_cfg(al.alias, attn, 10, c.model_params.to_string()));
+    EXPECT_EQ(count_params(*net), count_params(*same));
+    const std::string other = attn == "sgate" ? "none" : "sgate";
+    try {
+      check_model_config(make_cfg(al.alias, other));
+      ADD_FAILURE() << "attn " << other << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Input);
+      const std::string msg = e.what();
+      for (const std::string& part : {al.alias, al.model, attn, other})
+        EXPECT_NE(msg.find(part), std::string::npos) << msg;
+    }
+  }
+}
+
+TEST(Aliases, DefaultAttentionAndOldCheckpoints) {
+  // A config left at its defaults gets the standard module, and reports it once built.
+  ModelConfig seed;
+  EXPECT_EQ(seed.attn, kDefaultAttention);
+  EXPECT_EQ(create_model(seed)->config().attn, "sgate");
+  check_model_config(make_cfg("seresnet50", kDefaultAttention));
+  EXPECT_THROW(create_model(make_cfg("seresnet50", "none")), Error);
+  // Checkpoints written before aliases were resolved first stored the alias with whatever attn was given; the
+  // model was built with the alias's module, so that is what they load as.
+  ModelConfig old = make_cfg("se_resnet20", "sgate");
+  const ModelConfig loaded = ModelConfig::from_json(old.to_json());
+  EXPECT_EQ(loaded.name, "resnet20");
+  EXPECT_EQ(loaded.attn, "se");
+  // A config stored unresolved with "default" loads unchanged (and resolves the same way later).
+  const ModelConfig kept = ModelConfig::from_json(make_cfg("se_resnet20", kDefaultAttention).to_json());
+  EXPECT_EQ(kept.name, "se_resnet20");
+  EXPECT_EQ(kept.attn, kDefaultAttention);
+}
+
+TEST(Models, EntriesCarryTheirNominalInputAndClasses) {
+  EXPECT_EQ(model_entry("resnet50").input, (std::vector<int64_t>{3, 224, 224}));
+  EXPECT_EQ(model_entry("resnet50").num_classes, 1000);
+  EXPECT_EQ(model_entry("seresnet50").name, "resnet50");  // an alias finds its model's entry
+  EXPECT_EQ(model_entry("resnet20").input, (std::vector<int64_t>{3, 32, 32}));
+  EXPECT_EQ(model_entry("resnet20").num_classes, 10);
+  EXPECT_EQ(model_entry("seed_net").input, (std::vector<int64_t>{1, 28, 28}));
+  EXPECT_EQ(nominal_input(make_cfg("ecaresnet50d", kDefaultAttention)), (std::vector<int64_t>{3, 224, 224}));
+  EXPECT_EQ(nominal_input(make_cfg("resnet18", "none", 10, "stem=cifar")), (std::vector<int64_t>{3, 32, 32}));
+  EXPECT_EQ(nominal_num_classes(make_cfg("mobilenet_v2")), 1000);
+  EXPECT_EQ(nominal_num_classes(make_cfg("wrn28_10")), 10);
+  // seed_net runs at its nominal Fashion-MNIST input.
+  auto seed = create_model(make_cfg("seed_net", "sgate", 10, "", 1));
+  seed->eval();
+  torch::NoGradGuard g;
+  EXPECT_EQ(seed->forward(torch::randn({1, 1, 28, 28})).sizes(), (std::vector<int64_t>{1, 10}));
+  try {
+    model_entry("resnet21");
+    FAIL() << "unknown model accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("did you mean 'resnet20'?"), std::string::npos) << e.what();
   }
 }
 

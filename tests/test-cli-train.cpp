@@ -1,6 +1,7 @@
 // `attncnn train` and `attncnn eval` through the real executable: exit codes, settings layers, Ctrl-C and resume,
 // non-finite losses, and the files of a run folder.
 #include <attncnn/data/dataset.h>
+#include <attncnn/io/files.h>
 #include <attncnn/io/safetensors.h>
 #include <attncnn/train/checkpoint.h>
 #include <gtest/gtest.h>
@@ -21,7 +22,6 @@
 #include "cli_run.h"
 
 #include "fashion_small.h"
-#include "test_files.h"
 
 using namespace attncnn;
 

@@ -10,8 +10,10 @@
 #include <sys/wait.h>
 
 #include "cli_run.h"
+#include <attncnn/io/files.h>
 #include <attncnn/io/image.h>
-#include "test_files.h"
+
+using attncnn::exists;
 
 namespace {
 const std::string kTmp = ATTNCNN_TEST_TMP;

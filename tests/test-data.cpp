@@ -2,13 +2,12 @@
 #include <attncnn/data/dataset.h>
 #include <attncnn/data/idx.h>
 #include <attncnn/error.h>
+#include <attncnn/io/files.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 #include <zlib.h>
 
 #include <cstdio>
-#include <fstream>
-#include <sys/stat.h>
 
 using namespace attncnn;
 
@@ -17,9 +16,6 @@ std::string tmp_dir(const std::string& name) {
   const std::string d = std::string(ATTNCNN_TEST_TMP) + "/" + name;
   std::system(("rm -rf '" + d + "' && mkdir -p '" + d + "'").c_str());
   return d;
-}
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 void write_gz(const std::string& path, const std::string& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");
@@ -35,10 +31,7 @@ std::string idx_images(uint32_t n, uint32_t h, uint32_t w, size_t data_bytes) {
 std::string idx_labels(uint32_t n, size_t data_bytes, char label = 1) {
   return std::string("\0\0\x08\x01", 4) + be32(n) + std::string(data_bytes, label);
 }
-bool have_fashion() {
-  struct stat st {};
-  return ::stat(ATTNCNN_FASHION_MNIST_DIR, &st) == 0;
-}
+bool have_fashion() { return exists(ATTNCNN_FASHION_MNIST_DIR); }
 template <typename F>
 std::string error_of(F f, int* code = nullptr) {
   try {
@@ -84,7 +77,7 @@ TEST(Idx, ReadsRawAndGzipIdentically) {
   const auto d = tmp_dir("idx_ok");
   std::string imgs = idx_images(3, 2, 2, 12);
   for (int i = 0; i < 12; ++i) imgs[16 + i] = static_cast<char>(i * 20);
-  write_file(d + "/a.idx", imgs);
+  write_all(d + "/a.idx", imgs);
   write_gz(d + "/a.idx.gz", imgs);
   auto raw = read_idx_images(d + "/a.idx");
   auto gz = read_idx_images(d + "/a.idx.gz");
@@ -102,29 +95,29 @@ TEST(Idx, TruncatedFileNamesExpectedAndActualSizes) {
   EXPECT_NE(msg.find(d + "/t.gz"), std::string::npos) << msg;
   EXPECT_NE(msg.find("7840"), std::string::npos) << msg;  // expected 10·28·28 bytes
   EXPECT_NE(msg.find("5000"), std::string::npos) << msg;  // found
-  write_file(d + "/short", std::string("\0\0\x08", 3));
+  write_all(d + "/short", std::string("\0\0\x08", 3));
   EXPECT_NE(error_of([&] { read_idx_images(d + "/short"); }).find("truncated"), std::string::npos);
 }
 
 TEST(Idx, WrongMagicAndDimensions) {
   const auto d = tmp_dir("idx_magic");
-  write_file(d + "/labels_as_images", idx_labels(4, 4));
+  write_all(d + "/labels_as_images", idx_labels(4, 4));
   auto msg = error_of([&] { read_idx_images(d + "/labels_as_images"); });
   EXPECT_NE(msg.find("labels_as_images"), std::string::npos) << msg;
   EXPECT_NE(msg.find("wrong magic 0x00000801"), std::string::npos) << msg;
   EXPECT_NE(msg.find("0x00000803"), std::string::npos) << msg;
-  write_file(d + "/png", std::string("\x89PNG\r\n\x1a\n0000000000"));
+  write_all(d + "/png", std::string("\x89PNG\r\n\x1a\n0000000000"));
   EXPECT_NE(error_of([&] { read_idx_labels(d + "/png"); }).find("wrong magic"), std::string::npos);
-  write_file(d + "/zero", idx_images(0, 28, 28, 0));
+  write_all(d + "/zero", idx_images(0, 28, 28, 0));
   EXPECT_NE(error_of([&] { read_idx_images(d + "/zero"); }).find("dimension 0"), std::string::npos);
-  write_file(d + "/extra", idx_labels(2, 3));
+  write_all(d + "/extra", idx_labels(2, 3));
   EXPECT_NE(error_of([&] { read_idx_labels(d + "/extra"); }).find("holds more"), std::string::npos);
 }
 
 TEST(Idx, HugeHeaderDoesNotAllocateForIt) {
   // A header claiming 10^9 28×28 images with 100 bytes of data must fail fast on the missing data.
   const auto d = tmp_dir("idx_huge");
-  write_file(d + "/huge", idx_images(1000000000u, 28, 28, 100));
+  write_all(d + "/huge", idx_images(1000000000u, 28, 28, 100));
   auto msg = error_of([&] { read_idx_images(d + "/huge"); });
   EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
   EXPECT_NE(msg.find("found 100"), std::string::npos) << msg;
@@ -132,17 +125,17 @@ TEST(Idx, HugeHeaderDoesNotAllocateForIt) {
 
 TEST(Idx, DatasetFolderChecksCountsAndLabels) {
   const auto d = tmp_dir("idx_set");
-  write_file(d + "/train-images-idx3-ubyte", idx_images(4, 3, 3, 36));
-  write_file(d + "/train-labels-idx1-ubyte", idx_labels(5, 5));
-  write_file(d + "/t10k-images-idx3-ubyte", idx_images(2, 3, 3, 18));
-  write_file(d + "/t10k-labels-idx1-ubyte", idx_labels(2, 2));
+  write_all(d + "/train-images-idx3-ubyte", idx_images(4, 3, 3, 36));
+  write_all(d + "/train-labels-idx1-ubyte", idx_labels(5, 5));
+  write_all(d + "/t10k-images-idx3-ubyte", idx_images(2, 3, 3, 18));
+  write_all(d + "/t10k-labels-idx1-ubyte", idx_labels(2, 2));
   auto msg = error_of([&] { load_dataset("idx:" + d); });
   EXPECT_NE(msg.find("4 images"), std::string::npos) << msg;
   EXPECT_NE(msg.find("5 labels"), std::string::npos) << msg;
-  write_file(d + "/train-labels-idx1-ubyte", idx_labels(4, 4, 12));
+  write_all(d + "/train-labels-idx1-ubyte", idx_labels(4, 4, 12));
   msg = error_of([&] { load_dataset("mnist:" + d); });
   EXPECT_NE(msg.find("label 12 out of range"), std::string::npos) << msg;
-  write_file(d + "/train-labels-idx1-ubyte", idx_labels(4, 4, 3));
+  write_all(d + "/train-labels-idx1-ubyte", idx_labels(4, 4, 3));
   auto ds = load_dataset("idx:" + d);
   EXPECT_EQ(ds.num_classes(), 4);  // labels 0..3 seen: 3 in train, 1 in test
   std::remove((d + "/t10k-labels-idx1-ubyte").c_str());

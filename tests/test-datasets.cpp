@@ -3,6 +3,8 @@
 #include <attncnn/data/dataset.h>
 #include <attncnn/data/preview.h>
 #include <attncnn/error.h>
+#include <attncnn/io/files.h>
+#include <attncnn/io/font.h>
 #include <attncnn/io/image.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -18,7 +20,6 @@
 #include <sys/wait.h>
 
 #include "cli_run.h"
-#include "test_files.h"
 
 using namespace attncnn;
 
@@ -30,7 +31,6 @@ std::string tmp_dir(const std::string& name) {
   std::system(("rm -rf '" + d + "' && mkdir -p '" + d + "'").c_str());
   return d;
 }
-void mkdirs(const std::string& d) { std::system(("mkdir -p '" + d + "'").c_str()); }
 // The message of the attncnn::Error that f throws (and checks that it is an input error).
 std::string error_of(const std::function<void()>& f) {
   try {
@@ -91,7 +91,7 @@ std::string cifar_records(const std::vector<std::vector<int>>& labels) {
 // A folder dataset: classes a (4 RGB PNGs of mixed sizes), b (3 JPEGs), c (3 gray PNGs) + files to ignore.
 std::string make_folder(const std::string& name) {
   const std::string d = tmp_dir(name);
-  for (const char* c : {"/a", "/b", "/c"}) mkdirs(d + c);
+  for (const char* c : {"/a", "/b", "/c"}) make_dirs(d + c);
   write_png(d + "/a/0.png", pattern(40, 30, 3, 0));
   write_png(d + "/a/1.png", pattern(16, 16, 4, 1));  // RGBA
   write_png(d + "/a/2.PNG", pattern(20, 50, 3, 2));
@@ -197,7 +197,7 @@ TEST(Datasets, BrokenCifarFiles) {
 
 TEST(Datasets, LooksInAttncnnDataAndSaysWhere) {
   const auto root = tmp_dir("envroot");
-  mkdirs(root + "/cifar100");
+  make_dirs(root + "/cifar100");
   write_all(root + "/cifar100/train.bin", cifar_records({{1, 2}}));
   write_all(root + "/cifar100/test.bin", cifar_records({{1, 3}}));
   ::setenv("ATTNCNN_DATA", root.c_str(), 1);
@@ -239,8 +239,8 @@ TEST(Datasets, FolderOfPngAndJpeg) {
   EXPECT_NEAR(b0.mean().item<double>(), ref.mean().item<double>(), 12.0);
   // Gray only: one channel by default; forced three channels.
   const auto g = tmp_dir("gray");
-  mkdirs(g + "/x");
-  mkdirs(g + "/y");
+  make_dirs(g + "/x");
+  make_dirs(g + "/y");
   write_png(g + "/x/1.png", pattern(10, 10, 1, 1));
   write_png(g + "/y/1.png", pattern(10, 12, 1, 2));
   write_jpeg(g + "/y/2.jpeg", pattern(9, 9, 1, 3));
@@ -254,7 +254,7 @@ TEST(Datasets, FolderOfPngAndJpeg) {
 TEST(Datasets, FolderValSplitIsSeededAndStratified) {
   const auto d = tmp_dir("split");
   for (int k = 0; k < 2; ++k) {
-    mkdirs(d + "/k" + std::to_string(k));
+    make_dirs(d + "/k" + std::to_string(k));
     for (int i = 0; i < 10; ++i) write_png(d + "/k" + std::to_string(k) + "/" + std::to_string(i) + ".png", pattern(6, 6, 3, i + 10 * k));
   }
   DatasetOptions o;
@@ -281,7 +281,7 @@ TEST(Datasets, FolderValSplitIsSeededAndStratified) {
 
 TEST(Datasets, FolderWithTrainAndVal) {
   const auto d = tmp_dir("trainval");
-  for (const char* p : {"/train/cat", "/train/dog", "/val/dog"}) mkdirs(d + p);
+  for (const char* p : {"/train/cat", "/train/dog", "/val/dog"}) make_dirs(d + p);
   write_png(d + "/train/cat/1.png", pattern(8, 8, 3, 1));
   write_png(d + "/train/dog/1.png", pattern(8, 8, 3, 2));
   write_png(d + "/train/dog/2.png", pattern(8, 8, 3, 3));
@@ -295,7 +295,7 @@ TEST(Datasets, FolderWithTrainAndVal) {
   EXPECT_EQ(ds.test.size(), 1);
   EXPECT_EQ(ds.test.labels[0].item<int64_t>(), 1);
   EXPECT_EQ(ds.test_split, "val");
-  mkdirs(d + "/val/bird");
+  make_dirs(d + "/val/bird");
   write_png(d + "/val/bird/1.png", pattern(8, 8, 3, 5));
   EXPECT_HAS(error_of([&] { load_dataset("folder:" + d, o); }), "/val/bird: class folder not present in");
 }
@@ -306,7 +306,7 @@ TEST(Datasets, BrokenFolders) {
   o.threads = 2;
   // An empty class folder.
   auto d = make_folder("empty_class");
-  mkdirs(d + "/zzz");
+  make_dirs(d + "/zzz");
   write_all(d + "/zzz/readme.txt", "no images");
   EXPECT_HAS(error_of([&] { load_dataset("folder:" + d, o); }), d + "/zzz: empty class folder");
   // A folder with no images at all, and one with images but no class folders.
@@ -333,8 +333,8 @@ TEST(Datasets, BrokenFolders) {
   EXPECT_HAS(ds.skipped_files[2], "c/9.png");
   // A class whose only images are bad has nothing to train on.
   d = tmp_dir("all_bad");
-  mkdirs(d + "/good");
-  mkdirs(d + "/bad");
+  make_dirs(d + "/good");
+  make_dirs(d + "/bad");
   write_png(d + "/good/1.png", pattern(4, 4, 3, 0));
   write_all(d + "/bad/1.png", "junk");
   EXPECT_HAS(error_of([&] { load_dataset("folder:" + d, o); }), d + "/bad: no readable training images");

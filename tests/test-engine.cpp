@@ -20,7 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fashion_small.h"
-#include "test_files.h"
+#include <attncnn/io/files.h>
 
 using namespace attncnn;
 

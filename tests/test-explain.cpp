@@ -5,6 +5,8 @@
 #include <attncnn/explain/explain.h>
 #include <attncnn/explain/gradcam.h>
 #include <attncnn/explain/plots.h>
+#include <attncnn/io/files.h>
+#include <attncnn/io/font.h>
 #include <attncnn/io/image.h>
 #include <attncnn/models/capture.h>
 #include <attncnn/models/checkpoint.h>
@@ -23,9 +25,9 @@
 #include <sys/wait.h>
 
 #include "cli_run.h"
-#include "test_files.h"
 
 namespace fs = std::filesystem;
+using attncnn::read_all;
 
 namespace {
 

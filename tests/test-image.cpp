@@ -1,15 +1,14 @@
 // PNG and JPEG decoding of every kind of input, PNG encoding, channel conversion and hostile files.
 // Inputs are written here with libpng's and libjpeg's own classic APIs, independent of the code under test.
 #include <attncnn/error.h>
+#include <attncnn/io/files.h>
 #include <attncnn/io/image.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <string>
-#include <sys/stat.h>
 #include <vector>
 
 #include <jpeglib.h>
@@ -128,9 +127,9 @@ std::string make_jpeg(int w, int h, int channels, int quality, const std::functi
 uint8_t smooth(int x, int y, int c) { return static_cast<uint8_t>(20 + 2 * x + 2 * y + 30 * c); }  // ≤ 204 for 40×24
 
 std::string write_file(const std::string& name, const std::string& bytes) {
-  ::mkdir(kTmp.c_str(), 0755);
+  attncnn::make_dirs(kTmp);
   const std::string path = kTmp + "/" + name;
-  std::ofstream(path, std::ios::binary) << bytes;
+  attncnn::write_all(path, bytes);
   return path;
 }
 
@@ -255,7 +254,7 @@ TEST(ImagePng, FileRoundTripThroughWritePng) {
   img.width = 5, img.height = 4, img.channels = 3;
   for (int i = 0; i < 5 * 4 * 3; ++i) img.pixels.push_back(static_cast<uint8_t>(i * 7));
   const std::string path = kTmp + "/roundtrip.png";
-  ::mkdir(kTmp.c_str(), 0755);
+  attncnn::make_dirs(kTmp);
   attncnn::write_png(path, img);
   auto back = attncnn::read_image(path);
   EXPECT_EQ(back.width, 5);

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "test_files.h"
+#include <attncnn/io/files.h>
 #ifdef ATTNCNN_CLI
 #include "cli_run.h"
 #endif

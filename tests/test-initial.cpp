@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <map>
 
-#include "test_files.h"
+#include <attncnn/io/files.h>
 
 using namespace attncnn;
 

@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "cli_run.h"
-#include "test_files.h"
+#include <attncnn/io/files.h>
 
 using namespace attncnn;
 

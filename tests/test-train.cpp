@@ -2,6 +2,7 @@
 // learning on a Fashion-MNIST slice, and exact resume.
 #include <attncnn/data/dataset.h>
 #include <attncnn/error.h>
+#include <attncnn/io/files.h>
 #include <attncnn/io/safetensors.h>
 #include <attncnn/train/checkpoint.h>
 #include <attncnn/train/config.h>
@@ -23,7 +24,6 @@
 #include <unistd.h>
 
 #include "fashion_small.h"
-#include "test_files.h"
 
 using namespace attncnn;
 

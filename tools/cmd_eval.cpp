@@ -2,7 +2,9 @@
 #include <attncnn/error.h>
 #include <attncnn/explain/plots.h>
 #include <attncnn/infer/predictor.h>
+#include <attncnn/io/files.h>
 #include <attncnn/io/safetensors.h>
+#include <attncnn/io/text.h>
 
 #include <iomanip>
 #include <iostream>
@@ -14,13 +16,6 @@
 namespace attncnn::cli {
 
 namespace {
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
 
 double percent(int64_t a, int64_t b) { return b ? 100.0 * a / b : 0.0; }
 

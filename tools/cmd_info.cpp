@@ -1,7 +1,6 @@
 // attncnn info: parameters and multiply-accumulates of a model, total and per layer, and where attention sits.
 #include <attncnn/attention/params.h>
 #include <attncnn/error.h>
-#include <attncnn/models/aliases.h>
 #include <attncnn/models/info.h>
 #include <attncnn/models/model.h>
 
@@ -67,28 +66,34 @@ Runner add_info(CLI::App& app) {
     bool json = false, no_layers = false;
   };
   auto o = std::make_shared<Opts>();
-  o->cfg.attn = "none";
+  o->cfg.attn = "";
   cmd->add_option("--model", o->cfg.name, "Model name or alias (see `attncnn list`)")->required();
-  cmd->add_option("--attn", o->cfg.attn, "Attention module by name, or none (an alias sets its own)")
-      ->capture_default_str();
+  cmd->add_option("--attn", o->cfg.attn,
+                  "Attention module by name, or none (default: none; for an alias, the module it names)");
   cmd->add_option("--attn-opt", o->attn_opt, "Attention options, key=value[,key=value]");
   cmd->add_option("--head", o->cfg.head, "Classifier pooling: avg or attnpool")->capture_default_str();
   cmd->add_option("--head-opt", o->head_opt, "Head options (attnpool: num_heads=N)");
   cmd->add_option("--model-opt", o->model_opt, "Model options, key=value[,key=value]");
   cmd->add_option("--input", o->input,
-                  "Input CxHxW (default: 3x224x224 for ImageNet-family models, 3x32x32 for CIFAR-family ones)");
-  cmd->add_option("--num-classes", o->num_classes, "Classes (default: 1000 for ImageNet-family models, else 10)");
+                  "Input CxHxW (default: the model's own, shown by `attncnn list`: 3x224x224 for the ImageNet "
+                  "family, 3x32x32 with --model-opt stem=cifar)");
+  cmd->add_option("--num-classes", o->num_classes, "Classes (default: the model's own, 1000 or 10)");
   cmd->add_flag("--json", o->json, "Print as JSON");
   cmd->add_flag("--no-layers", o->no_layers, "Print totals and attention sites only");
   return [o]() {
     ModelConfig cfg = o->cfg;
+    // Info describes the bare backbone unless asked otherwise; an alias brings its own module.
+    if (cfg.attn.empty()) cfg.attn = model_registry().is_alias(cfg.name) ? kDefaultAttention : "none";
     cfg.attn_params = Params::parse(o->attn_opt);
     cfg.head_params = Params::parse(o->head_opt);
     cfg.model_params = Params::parse(o->model_opt);
+    const std::string asked = cfg.name;
+    cfg = resolve_model_aliases(cfg);
+    const ModelEntry entry = model_entry(cfg.name);
     const auto chw = o->input.empty() ? nominal_input(cfg) : parse_chw(o->input);
     if (o->num_classes < 0)
       throw Error(ErrorKind::Input, "--num-classes " + std::to_string(o->num_classes) + ": expected 1 or more");
-    cfg.num_classes = o->num_classes > 0 ? o->num_classes : nominal_num_classes(cfg);
+    cfg.num_classes = o->num_classes > 0 ? o->num_classes : entry.num_classes;
     cfg.in_channels = chw[0];
     cfg.image_size = chw[1];
     auto model = create_model(cfg);
@@ -96,7 +101,7 @@ Runner add_info(CLI::App& app) {
     const ModelConfig& resolved = model->config();
     if (o->json) {
       nlohmann::json j;
-      j["model"] = cfg.name;
+      j["model"] = asked;
       j["config"] = nlohmann::json::parse(resolved.to_json());
       j["input"] = info.input_shape;
       j["output"] = info.output_shape;
@@ -118,8 +123,8 @@ Runner add_info(CLI::App& app) {
       std::cout << j.dump(2) << "\n";
       return 0;
     }
-    std::cout << "model " << cfg.name;
-    if (resolved.name != cfg.name) std::cout << " (alias of " << resolved.name << ")";
+    std::cout << "model " << asked;
+    if (resolved.name != asked) std::cout << " (alias of " << resolved.name << ")";
     std::cout << ", attention " << resolved.attn << ", head " << resolved.head << ", input " << shape_str(chw)
               << ", " << resolved.num_classes << " classes\n";
     if (!o->no_layers) {

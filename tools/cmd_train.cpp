@@ -1,6 +1,7 @@
 // attncnn train: train a model on a dataset and write a run folder (docs/training.md).
 #include <attncnn/attention/params.h>
 #include <attncnn/error.h>
+#include <attncnn/io/files.h>
 #include <attncnn/train/config.h>
 #include <attncnn/train/interrupt.h>
 #include <attncnn/train/presets.h>
@@ -21,14 +22,6 @@ namespace attncnn::cli {
 
 namespace {
 
-bool is_dir(const std::string& p) {
-  struct stat st {};
-  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-bool is_file(const std::string& p) {
-  struct stat st {};
-  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
 std::string parent(const std::string& p) {
   const auto s = p.find_last_of('/');
   if (s == std::string::npos) return ".";

@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sys/stat.h>
 
 #include "readers.h"
 
@@ -23,11 +22,8 @@ const std::vector<std::string> kCifar10Names = {"airplane", "automobile", "bird"
 // Reads one file of records: `label_bytes` label bytes then kPixels pixel bytes; the label used is byte `which`.
 ImageSet read_records(const std::string& path, int64_t label_bytes, int64_t which, int64_t num_classes,
                       const std::string& label_kind) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) input_error(path + ": file not found");
-  if (!S_ISREG(st.st_mode)) input_error(path + ": not a regular file");
+  const int64_t size = file_size(path);
   const int64_t record = label_bytes + kPixels;
-  const int64_t size = static_cast<int64_t>(st.st_size);
   if (size == 0) input_error(path + ": empty file: expected records of " + std::to_string(record) + " bytes");
   if (size % record != 0)
     input_error(path + ": size " + std::to_string(size) + " bytes is not a multiple of the record size " +

@@ -1,6 +1,7 @@
 #include <attncnn/data/dataset.h>
 #include <attncnn/data/idx.h>
 #include <attncnn/error.h>
+#include <attncnn/io/files.h>
 
 #include <torch/torch.h>
 
@@ -9,24 +10,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <random>
-#include <sys/stat.h>
 
 namespace attncnn {
 
-namespace detail {
-bool is_dir(const std::string& p) {
-  struct stat st {};
-  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-bool is_file(const std::string& p) {
-  struct stat st {};
-  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-}  // namespace detail
-
 namespace {
-using detail::is_dir;
-using detail::is_file;
 
 const std::vector<std::string> kFashionNames = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                                 "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
@@ -83,52 +70,9 @@ std::string resolve_dir(const std::string& name, const std::string& path, const 
   input_error(name + ": dataset not found; looked in " + where + how_to_get);
 }
 
-}  // namespace
-
-std::vector<std::pair<std::string, std::string>> dataset_kinds() {
-  return {{"fashion-mnist", "fashion-mnist[:DIR]  Fashion-MNIST idx files (default /usr/share/datasets/fashion-mnist)"},
-          {"mnist", "mnist:DIR            MNIST idx files"},
-          {"idx", "idx:DIR              any folder with the four idx files (raw or .gz)"},
-          {"cifar10", "cifar10:DIR          CIFAR-10 binary version (data_batch_1..5.bin, test_batch.bin)"},
-          {"cifar100", "cifar100:DIR         CIFAR-100 binary version (train.bin, test.bin), 100 fine labels"},
-          {"cifar100-coarse", "cifar100-coarse:DIR  CIFAR-100 binary version with its 20 coarse labels"},
-          {"folder", "folder:DIR           one subfolder per class of PNG/JPEG images (DIR/train + DIR/val, or "
-                     "--val-split)"}};
-}
-
-Dataset load_dataset(const std::string& spec, const DatasetOptions& options) {
-  const auto colon = spec.find(':');
-  const std::string name = spec.substr(0, colon);
-  const std::string path = colon == std::string::npos ? "" : spec.substr(colon + 1);
-  Dataset ds;
-  ds.name = name;
-  ds.spec = spec;
-  if (name == "fashion-mnist") {
-    ds.root = resolve_dir(name, path, "/usr/share/datasets/fashion-mnist",
-                          ". Install it with `apt-get install dataset-fashion-mnist` (Debian), or give its folder "
-                          "as fashion-mnist:DIR");
-    ds.class_names = kFashionNames;
-  } else if (name == "mnist" || name == "idx") {
-    ds.root = resolve_dir(name, path, "", ". Give the folder holding the idx files as " + name + ":DIR");
-    if (name == "mnist")
-      for (int i = 0; i < 10; ++i) ds.class_names.push_back(std::to_string(i));
-  } else if (name == "cifar10" || name == "cifar100" || name == "cifar100-coarse") {
-    const std::string env_name = name == "cifar10" ? "cifar10" : "cifar100";
-    ds.root = resolve_dir(env_name, path, "",
-                          ". Give the folder of the CIFAR binary version (" +
-                              std::string(name == "cifar10" ? "cifar-10-batches-bin" : "cifar-100-binary") +
-                              ") as " + name + ":DIR");
-    detail::read_cifar(ds, name != "cifar10", name == "cifar100-coarse");
-    return ds;
-  } else if (name == "folder") {
-    ds.root = resolve_dir(name, path, "", ". Give a folder with one subfolder of images per class as folder:DIR");
-    detail::read_folder(ds, options);
-    return ds;
-  } else {
-    std::string valid;
-    for (const auto& k : dataset_kinds()) valid += (valid.empty() ? "" : ", ") + k.first;
-    input_error("unknown dataset '" + spec + "'; valid datasets: " + valid);
-  }
+// The idx datasets: four idx files in ds.root; class names from the labels when `names` is empty.
+void read_idx_dataset(Dataset& ds, std::vector<std::string> names) {
+  ds.class_names = std::move(names);
   const int64_t k = static_cast<int64_t>(ds.class_names.size());
   ds.train = read_idx_split(ds.root, "train", k);
   ds.test = read_idx_split(ds.root, "t10k", k);
@@ -140,6 +84,72 @@ Dataset load_dataset(const std::string& spec, const DatasetOptions& options) {
     const int64_t n = std::max(ds.train.labels.max().item<int64_t>(), ds.test.labels.max().item<int64_t>()) + 1;
     for (int64_t i = 0; i < n; ++i) ds.class_names.push_back(std::to_string(i));
   }
+}
+
+// A CIFAR loader; the folder name of the download is named in the error when the folder is missing.
+DatasetEntry cifar_entry(const std::string& name, const std::string& summary, bool hundred, bool coarse) {
+  return {name, summary, name + ":DIR", [name, hundred, coarse](Dataset& ds, const std::string& path,
+                                                                 const DatasetOptions&) {
+            ds.root = resolve_dir(hundred ? "cifar100" : "cifar10", path, "",
+                                  ". Give the folder of the CIFAR binary version (" +
+                                      std::string(hundred ? "cifar-100-binary" : "cifar-10-batches-bin") + ") as " +
+                                      name + ":DIR");
+            detail::read_cifar(ds, hundred, coarse);
+          }};
+}
+
+void register_builtin_datasets(DatasetRegistry& r) {
+  r.add({"fashion-mnist", "Fashion-MNIST idx files (default /usr/share/datasets/fashion-mnist)",
+         "fashion-mnist[:DIR]", [](Dataset& ds, const std::string& path, const DatasetOptions&) {
+           ds.root = resolve_dir(ds.name, path, "/usr/share/datasets/fashion-mnist",
+                                 ". Install it with `apt-get install dataset-fashion-mnist` (Debian), or give its "
+                                 "folder as fashion-mnist:DIR");
+           read_idx_dataset(ds, kFashionNames);
+         }});
+  r.add({"mnist", "MNIST idx files", "mnist:DIR", [](Dataset& ds, const std::string& path, const DatasetOptions&) {
+           ds.root = resolve_dir(ds.name, path, "", ". Give the folder holding the idx files as mnist:DIR");
+           std::vector<std::string> digits;
+           for (int i = 0; i < 10; ++i) digits.push_back(std::to_string(i));
+           read_idx_dataset(ds, digits);
+         }});
+  r.add({"idx", "any folder with the four idx files (raw or .gz)", "idx:DIR",
+         [](Dataset& ds, const std::string& path, const DatasetOptions&) {
+           ds.root = resolve_dir(ds.name, path, "", ". Give the folder holding the idx files as idx:DIR");
+           read_idx_dataset(ds, {});
+         }});
+  r.add(cifar_entry("cifar10", "CIFAR-10 binary version (data_batch_1..5.bin, test_batch.bin)", false, false));
+  r.add(cifar_entry("cifar100", "CIFAR-100 binary version (train.bin, test.bin), 100 fine labels", true, false));
+  r.add(cifar_entry("cifar100-coarse", "CIFAR-100 binary version with its 20 coarse labels", true, true));
+  r.add({"folder", "one subfolder per class of PNG/JPEG images (DIR/train + DIR/val, or --val-split)", "folder:DIR",
+         [](Dataset& ds, const std::string& path, const DatasetOptions& options) {
+           ds.root = resolve_dir(ds.name, path, "",
+                                 ". Give a folder with one subfolder of images per class as folder:DIR");
+           detail::read_folder(ds, options);
+         }});
+}
+
+}  // namespace
+
+DatasetRegistry& dataset_registry() {
+  static DatasetRegistry registry("dataset", register_builtin_datasets);
+  return registry;
+}
+
+void register_dataset(DatasetEntry entry) { dataset_registry().add(std::move(entry)); }
+
+std::vector<DatasetEntry> dataset_entries() { return dataset_registry().entries(); }
+
+Dataset load_dataset(const std::string& spec, const DatasetOptions& options) {
+  const auto colon = spec.find(':');
+  const std::string name = spec.substr(0, colon);
+  const std::string path = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  if (!dataset_registry().contains(name))
+    input_error("dataset spec '" + spec + "': " + dataset_registry().unknown_message(name));
+  const DatasetEntry entry = dataset_registry().find(name);
+  Dataset ds;
+  ds.name = entry.name;
+  ds.spec = spec;
+  entry.loader(ds, path, options);
   return ds;
 }
 

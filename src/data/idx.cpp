@@ -1,12 +1,12 @@
 #include <attncnn/data/idx.h>
 #include <attncnn/error.h>
+#include <attncnn/io/files.h>
 
 #include <torch/torch.h>
 #include <zlib.h>
 
 #include <cstring>
 #include <memory>
-#include <sys/stat.h>
 #include <vector>
 
 namespace attncnn {
@@ -27,9 +27,7 @@ std::string dims_text(const std::vector<int64_t>& dims) {
 
 // Reads a whole idx file whose header must have `expected_ndim` dimensions; returns dims and data bytes.
 std::vector<uint8_t> read_idx(const std::string& path, int expected_ndim, std::vector<int64_t>& dims) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) input_error(path + ": file not found");
-  if (!S_ISREG(st.st_mode)) input_error(path + ": not a regular file");
+  file_size(path);  // throws, naming the path, when it is missing or not a regular file
   std::unique_ptr<gzFile_s, GzCloser> f(gzopen(path.c_str(), "rb"));
   if (!f) input_error(path + ": cannot open: " + std::strerror(errno));
 

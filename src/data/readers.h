@@ -1,13 +1,11 @@
 #pragma once
 // Dataset readers behind load_dataset(); each fills ds.train, ds.test and ds.class_names from ds.root.
 #include <attncnn/data/dataset.h>
+#include <attncnn/io/files.h>
 
 #include <string>
 
 namespace attncnn::detail {
-
-bool is_dir(const std::string& path);
-bool is_file(const std::string& path);
 
 /// CIFAR-10 (hundred=false) or CIFAR-100 (fine labels, or coarse ones when coarse=true), binary version.
 void read_cifar(Dataset& ds, bool hundred, bool coarse);

@@ -3,6 +3,7 @@
 #include <attncnn/explain/explain.h>
 #include <attncnn/explain/gradcam.h>
 #include <attncnn/infer/images.h>
+#include <attncnn/io/text.h>
 #include <attncnn/io/safetensors.h>
 #include <attncnn/models/capture.h>
 
@@ -37,20 +38,6 @@ std::string method_tag(const std::string& method) {
   const auto p = m.find("++");
   if (p != std::string::npos) m.replace(p, 2, "pp");
   return sanitize(m);
-}
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
 }
 
 std::string fixed(double v, int digits) {

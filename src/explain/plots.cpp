@@ -1,6 +1,7 @@
 #include <attncnn/error.h>
 #include <attncnn/explain/colormap.h>
 #include <attncnn/explain/plots.h>
+#include <attncnn/io/font.h>
 
 #include <algorithm>
 #include <cstring>
@@ -8,78 +9,6 @@
 namespace attncnn {
 
 namespace {
-
-// 5×7 glyphs, one string of 7 rows × 5 columns each ('#' set).
-struct Glyph {
-  char c;
-  const char* rows;
-};
-const Glyph kGlyphs[] = {
-    {' ', "                                   "},
-    {'0', " ### #   ##  ### # ###  ##   # ### "},
-    {'1', "  #   ##    #    #    #    #   ### "},
-    {'2', " ### #   #    #   #   #   #   #####"},
-    {'3', "#####   #   #     #     ##   # ### "},
-    {'4', "   #   ##  # # #  # #####   #    # "},
-    {'5', "######    ####     #    ##   # ### "},
-    {'6', "  ##  #   #    #### #   ##   # ### "},
-    {'7', "#####    #   #   #   #    #    #   "},
-    {'8', " ### #   ##   # ### #   ##   # ### "},
-    {'9', " ### #   ##   # ####    #   #  ##  "},
-    {'A', " ### #   ##   #######   ##   ##   #"},
-    {'B', "#### #   ##   ##### #   ##   ##### "},
-    {'C', " ### #   ##    #    #    #   # ### "},
-    {'D', "###  #  # #   ##   ##   ##  # ###  "},
-    {'E', "######    #    #### #    #    #####"},
-    {'F', "######    #    #### #    #    #    "},
-    {'G', " ### #   ##    # ####   ##   # ####"},
-    {'H', "#   ##   ##   #######   ##   ##   #"},
-    {'I', " ###   #    #    #    #    #   ### "},
-    {'J', "  ###   #    #    #    # #  #  ##  "},
-    {'K', "#   ##  # # #  ##   # #  #  # #   #"},
-    {'L', "#    #    #    #    #    #    #####"},
-    {'M', "#   ### ### # ##   ##   ##   ##   #"},
-    {'N', "#   ##   ###  ## # ##  ###   ##   #"},
-    {'O', " ### #   ##   ##   ##   ##   # ### "},
-    {'P', "#### #   ##   ##### #    #    #    "},
-    {'Q', " ### #   ##   ##   ## # ##  #  ## #"},
-    {'R', "#### #   ##   ##### # #  #  # #   #"},
-    {'S', " #####    #     ###     #    ##### "},
-    {'T', "#####  #    #    #    #    #    #  "},
-    {'U', "#   ##   ##   ##   ##   ##   # ### "},
-    {'V', "#   ##   ##   ##   ##   # # #   #  "},
-    {'W', "#   ##   ##   ## # ## # ## # # # # "},
-    {'X', "#   ##   # # #   #   # # #   ##   #"},
-    {'Y', "#   ##   # # #   #    #    #    #  "},
-    {'Z', "#####    #   #   #   #   #    #####"},
-    {'-', "                ###                "},
-    {'+', "       #    #  #####  #    #       "},
-    {'=', "          #####     #####          "},
-    {'.', "                          ##   ##  "},
-    {',', "                     ##   ##   #   "},
-    {':', "      ##   ##        ##   ##       "},
-    {'/', "         #   #   #   #   #         "},
-    {'_', "                              #####"},
-    {'%', "##   ##  #   #   #   #   #  ##   ##"},
-    {'(', "   #   #   #    #    #     #     # "},
-    {')', " #     #     #    #    #   #   #   "},
-    {'\'', "  #    #   #                       "},
-    {'?', " ### #   #    #   #   #         #  "},
-    {'#', " # #  # # ##### # # ##### # #  # # "},
-    {'<', "   #   #   #   #     #     #     # "},
-    {'>', " #     #     #     #   #   #   #   "},
-    {'!', "  #    #    #    #    #         #  "},
-    {'*', "       #  # # # ### # # #  #       "},
-};
-
-const char* glyph_rows(char c) {
-  if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  for (const auto& g : kGlyphs)
-    if (g.c == c) return g.rows;
-  for (const auto& g : kGlyphs)
-    if (g.c == '?') return g.rows;
-  return kGlyphs[0].rows;
-}
 
 void fill_rect(Image& img, int64_t x0, int64_t y0, int64_t w, int64_t h, std::array<uint8_t, 3> c) {
   for (int64_t y = std::max<int64_t>(0, y0); y < std::min(img.height, y0 + h); ++y)
@@ -99,21 +28,6 @@ Image blank(int64_t w, int64_t h, uint8_t v) {
 std::string clip(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n - 1) + "."; }
 
 }  // namespace
-
-int64_t text_width(const std::string& text, int scale) {
-  return text.empty() ? 0 : (static_cast<int64_t>(text.size()) * 6 - 1) * scale;
-}
-
-void draw_text(Image& img, int64_t x, int64_t y, const std::string& text, std::array<uint8_t, 3> color, int scale) {
-  TORCH_CHECK(img.channels == 3, "draw_text: expected an RGB image");
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char* rows = glyph_rows(text[i]);
-    const int64_t gx = x + static_cast<int64_t>(i) * 6 * scale;
-    for (int r = 0; r < 7; ++r)
-      for (int col = 0; col < 5; ++col)
-        if (rows[r * 5 + col] == '#') fill_rect(img, gx + col * scale, y + r * scale, scale, scale, color);
-  }
-}
 
 Image confusion_image(const std::vector<std::vector<int64_t>>& confusion, const std::vector<std::string>& names) {
   const int64_t k = static_cast<int64_t>(confusion.size());

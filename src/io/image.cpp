@@ -1,17 +1,14 @@
 #include <attncnn/error.h>
+#include <attncnn/io/files.h>
 #include <attncnn/io/image.h>
-#include <attncnn/io/safetensors.h>
 
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 // libjpeg's header needs FILE and size_t declared first.
 #include <jpeglib.h>
@@ -269,11 +266,7 @@ Image decode_image(const std::string& bytes, const std::string& name, int want_c
 }
 
 Image read_image(const std::string& path, int want_channels) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) input_error(path + ": cannot open (" + std::strerror(errno) + ")");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return decode_image(ss.str(), path, want_channels);
+  return decode_image(read_all(path), path, want_channels);
 }
 
 std::string encode_png(const Image& img) {

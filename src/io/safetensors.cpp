@@ -1,17 +1,12 @@
 #include <attncnn/error.h>
+#include <attncnn/io/files.h>
 #include <attncnn/io/safetensors.h>
 
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
-#include <fcntl.h>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace attncnn {
 
@@ -34,64 +29,12 @@ const DtypeInfo& dtype_of(torch::ScalarType t) {
   runtime_error(std::string("safetensors: cannot store dtype ") + c10::toString(t));
 }
 
-std::string dir_of(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-}
-
 }  // namespace
 
 const torch::Tensor& SafeTensors::at(const std::string& name) const {
   for (const auto& kv : tensors)
     if (kv.first == name) return kv.second;
   input_error("safetensors: no tensor named '" + name + "'");
-}
-
-void atomic_write(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) runtime_error(path + ": cannot write (" + std::strerror(errno) + ")");
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      runtime_error(path + ": write failed (" + std::strerror(err) + "); the previous file is unchanged");
-    }
-    done += static_cast<size_t>(w);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    runtime_error(path + ": flush failed (" + std::strerror(err) + "); the previous file is unchanged");
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    runtime_error(path + ": rename failed (" + std::strerror(err) + "); the previous file is unchanged");
-  }
-  // Make the rename itself durable.
-  const int dfd = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-}
-
-void make_dirs(const std::string& path) {
-  std::string cur;
-  std::stringstream ss(path);
-  std::string part;
-  if (!path.empty() && path[0] == '/') cur = "/";
-  while (std::getline(ss, part, '/')) {
-    if (part.empty()) continue;
-    cur += part + "/";
-    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-      runtime_error(cur + ": cannot create folder (" + std::strerror(errno) + ")");
-  }
 }
 
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
@@ -218,12 +161,6 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& path)
   return st;
 }
 
-SafeTensors load_safetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) input_error(path + ": cannot open (" + std::strerror(errno) + ")");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_safetensors(ss.str(), path);
-}
+SafeTensors load_safetensors(const std::string& path) { return parse_safetensors(read_all(path), path); }
 
 }  // namespace attncnn

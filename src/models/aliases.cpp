@@ -28,13 +28,6 @@ const std::map<std::string, ModelAlias>& alias_table() {
   }();
   return table;
 }
-
-// Model options of the alias targets (the alias entries must list them before the targets can be asked).
-std::vector<std::string> target_options(const std::string& model) {
-  if (model == "resnet20" || model == "resnet32" || model == "resnet44" || model == "resnet56" || model == "resnet110")
-    return {"shortcut", "attn_stages", "drop_path_rate"};
-  return {"stem", "stem_width", "avg_down", "layers", "channels", "attn_stages", "drop_path_rate"};
-}
 }  // namespace
 
 std::vector<ModelAlias> model_aliases() {
@@ -49,25 +42,13 @@ const ModelAlias* find_model_alias(const std::string& name) {
   return it == t.end() ? nullptr : &it->second;
 }
 
-ModelConfig resolve_model_alias(const ModelConfig& cfg) {
-  const ModelAlias* a = find_model_alias(cfg.name);
-  if (!a) return cfg;
-  ModelConfig out = cfg;
-  out.name = a->model;
-  out.attn = a->attn;
-  Params merged = a->model_params;
-  for (const auto& kv : cfg.model_params.items()) merged.set(kv.first, kv.second);
-  out.model_params = merged;
-  return out;
-}
-
+// Runs last among the built-ins: an alias needs its target registered.
 void register_model_aliases() {
   for (const auto& kv : alias_table()) {
     const ModelAlias& a = kv.second;
     std::string summary = "alias: " + a.model + " + attn " + a.attn;
     if (!a.model_params.empty()) summary += " + " + a.model_params.to_string();
-    register_model({a.alias, summary, target_options(a.model),
-                    [](const ModelConfig& cfg) -> Model { return create_model(resolve_model_alias(cfg)); }});
+    model_registry().add_alias({a.alias, a.model, summary});
   }
 }
 

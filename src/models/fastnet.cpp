@@ -153,7 +153,7 @@ void register_fastnet() {
                   "small net for time-to-accuracy training (airbench family): frozen patch whitening, 3 conv groups, "
                   "max-pooled scaled logits",
                   {"widths", "whiten_kernel", "bn_momentum", "scale", "attn_stages"},
-                  [](const ModelConfig& cfg) -> Model { return std::make_shared<FastNetImpl>(cfg); }});
+                  [](const ModelConfig& cfg) -> Model { return std::make_shared<FastNetImpl>(cfg); }, {3, 32, 32}, 10});
 }
 
 }  // namespace attncnn

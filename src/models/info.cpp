@@ -1,5 +1,4 @@
 #include <attncnn/attention/base.h>
-#include <attncnn/models/aliases.h>
 #include <attncnn/models/info.h>
 
 #include <ATen/record_function.h>
@@ -136,23 +135,17 @@ std::string short_type(const torch::nn::Module& m) {
   return n;
 }
 
-bool imagenet_family(const std::string& name) {
-  for (const char* n : {"resnet18", "resnet26", "resnet34", "resnet50", "resnet101", "mobilenet_v2", "attention56",
-                        "attention92"})
-    if (name == n) return true;
-  return false;
-}
-
 }  // namespace
 
 std::vector<int64_t> nominal_input(const ModelConfig& cfg) {
-  const ModelConfig r = resolve_model_alias(cfg);
-  const bool big = imagenet_family(r.name) && r.model_params.get_string("stem", "default") != "cifar";
-  return big ? std::vector<int64_t>{3, 224, 224} : std::vector<int64_t>{3, 32, 32};
+  const ModelConfig r = resolve_model_aliases(cfg);
+  std::vector<int64_t> chw = model_entry(r.name).input;
+  if (r.model_params.get_string("stem", "default") == "cifar") chw = {chw[0], 32, 32};
+  return chw;
 }
 
 int64_t nominal_num_classes(const ModelConfig& cfg) {
-  return imagenet_family(resolve_model_alias(cfg).name) ? 1000 : 10;
+  return model_entry(resolve_model_aliases(cfg).name).num_classes;
 }
 
 ModelInfo analyze_model(ModelImpl& model, const std::vector<int64_t>& chw) {

@@ -117,7 +117,8 @@ torch::Tensor MobileNetV2Impl::forward(const torch::Tensor& x) {
 void register_mobilenet_v2() {
   register_model({"mobilenet_v2", "MobileNetV2 width 1.0 (torchvision layout); stem=cifar for 32x32",
                   {"stem", "dropout", "attn_stages", "drop_path_rate"},
-                  [](const ModelConfig& cfg) -> Model { return std::make_shared<MobileNetV2Impl>(cfg); }});
+                  [](const ModelConfig& cfg) -> Model { return std::make_shared<MobileNetV2Impl>(cfg); }, {3, 224, 224},
+                  1000});
 }
 
 }  // namespace attncnn

@@ -1,10 +1,8 @@
 #include <attncnn/attention/registry.h>
 #include <attncnn/error.h>
+#include <attncnn/models/aliases.h>
 #include <attncnn/models/model.h>
 
-#include <algorithm>
-#include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "builtin.h"
@@ -28,28 +26,6 @@ Params params_from(const nlohmann::json& j, const char* field) {
   return p;
 }
 
-std::map<std::string, ModelEntry>& table() {
-  static std::map<std::string, ModelEntry> t;
-  return t;
-}
-std::recursive_mutex& table_mutex() {
-  static std::recursive_mutex m;
-  return m;
-}
-void ensure_builtins() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    register_seed_net();
-    register_resnet();
-    register_cifar_resnet();
-    register_preact_resnet();
-    register_wide_resnet();
-    register_mobilenet_v2();
-    register_residual_attention();
-    register_fastnet();
-    register_model_aliases();
-  });
-}
 }  // namespace
 
 std::string ModelConfig::to_json() const {
@@ -88,42 +64,55 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
   c.attn_params = params_from(j.value("attn_params", nlohmann::json()), "attn_params");
   c.head_params = params_from(j.value("head_params", nlohmann::json()), "head_params");
   c.model_params = params_from(j.value("model_params", nlohmann::json()), "model_params");
+  const ModelAlias* alias = find_model_alias(c.name);
+  if (alias && c.attn != alias->attn && c.attn != kDefaultAttention) {
+    // Written before aliases were resolved first: the alias's module silently replaced attn when it was built.
+    c.attn = alias->attn;
+    c = resolve_model_aliases(c);
+  }
   return c;
 }
 
-void register_model(ModelEntry entry) {
-  std::lock_guard<std::recursive_mutex> lock(table_mutex());
-  table()[entry.name] = std::move(entry);
+ModelRegistry& model_registry() {
+  static ModelRegistry registry("model", [](ModelRegistry&) {
+#define ATTNCNN_BUILTIN(name) register_##name();
+#include "builtin.inc"
+#undef ATTNCNN_BUILTIN
+  });
+  return registry;
 }
 
-std::vector<ModelEntry> model_entries() {
-  ensure_builtins();
-  std::lock_guard<std::recursive_mutex> lock(table_mutex());
-  std::vector<ModelEntry> out;
-  for (const auto& kv : table()) out.push_back(kv.second);
-  return out;
-}
+void register_model(ModelEntry entry) { model_registry().add(std::move(entry)); }
 
-std::vector<std::string> model_names() {
-  std::vector<std::string> out;
-  for (const auto& e : model_entries()) out.push_back(e.name);
+std::vector<ModelEntry> model_entries() { return model_registry().entries(); }
+
+std::vector<std::string> model_names() { return model_registry().names(); }
+
+ModelEntry model_entry(const std::string& name) { return model_registry().find(name); }
+
+ModelConfig resolve_model_aliases(const ModelConfig& cfg) {
+  ModelConfig out = cfg;
+  const ModelAlias* a = find_model_alias(cfg.name);
+  if (!a) {
+    if (out.attn == kDefaultAttention) out.attn = kStandardAttention;
+    return out;
+  }
+  if (cfg.attn != kDefaultAttention && cfg.attn != a->attn) {
+    std::string asked = "model '" + a->model + "'";
+    if (!a->model_params.empty()) asked += " with model options '" + a->model_params.to_string() + "'";
+    input_error("model '" + a->alias + "' is an alias of " + a->model + " with attn '" + a->attn +
+                "', but attn '" + cfg.attn + "' was asked for; leave attn unset (or 'default') for '" + a->attn +
+                "', or ask for " + asked + " and attn '" + cfg.attn + "'");
+  }
+  out.name = a->model;
+  out.attn = a->attn;
+  Params merged = a->model_params;
+  for (const auto& kv : cfg.model_params.items()) merged.set(kv.first, kv.second);
+  out.model_params = merged;
   return out;
 }
 
 namespace {
-// The registry entry for cfg.name; throws (input error) listing the valid names.
-ModelEntry find_entry(const std::string& name) {
-  ensure_builtins();
-  std::lock_guard<std::recursive_mutex> lock(table_mutex());
-  auto it = table().find(name);
-  if (it == table().end()) {
-    std::string valid;
-    for (const auto& kv : table()) valid += (valid.empty() ? "" : ", ") + kv.first;
-    input_error("unknown model '" + name + "'; valid models: " + valid);
-  }
-  return it->second;
-}
-
 // Checks the classifier head and the model's own option keys against its entry.
 void check_head_and_options(const ModelConfig& cfg, const ModelEntry& entry) {
   if (cfg.head != "avg" && cfg.head != "attnpool")
@@ -134,10 +123,11 @@ void check_head_and_options(const ModelConfig& cfg, const ModelEntry& entry) {
 }
 }  // namespace
 
-void check_model_config(const ModelConfig& cfg) {
-  check_head_and_options(cfg, find_entry(cfg.name));
+void check_model_config(const ModelConfig& cfg_in) {
+  const ModelConfig cfg = resolve_model_aliases(cfg_in);
+  check_head_and_options(cfg, model_entry(cfg.name));
   if (cfg.attn != "none" && !cfg.attn.empty()) {
-    const auto& e = attention_entry(cfg.attn);
+    const auto e = attention_entry(cfg.attn);
     cfg.attn_params.check_keys(e.options, "attention '" + cfg.attn + "'");
   } else if (!cfg.attn_params.empty()) {
     input_error("attention 'none' takes no options, got '" + cfg.attn_params.to_string() + "'");
@@ -145,8 +135,9 @@ void check_model_config(const ModelConfig& cfg) {
   if (cfg.head == "attnpool") cfg.head_params.check_keys(attention_entry("attnpool").options, "head attnpool");
 }
 
-Model create_model(const ModelConfig& cfg) {
-  const ModelEntry entry = find_entry(cfg.name);
+Model create_model(const ModelConfig& cfg_in) {
+  const ModelConfig cfg = resolve_model_aliases(cfg_in);
+  const ModelEntry entry = model_entry(cfg.name);
   if (cfg.in_channels <= 0)
     input_error("model '" + cfg.name + "': in_channels=" + std::to_string(cfg.in_channels) + ": expected >= 1");
   if (cfg.num_classes <= 0)

@@ -176,12 +176,12 @@ void register_residual_attention() {
                   "Residual Attention Network 56 (Wang et al. 2017): trunk + hourglass soft mask, (1+M)*T; stem=cifar",
                   opts, [](const ModelConfig& cfg) -> Model {
                     return std::make_shared<ResidualAttentionNetImpl>(cfg, std::vector<int64_t>{1, 1, 1});
-                  }});
+                  }, {3, 224, 224}, 1000});
   register_model({"attention92",
                   "Residual Attention Network 92 (Wang et al. 2017): 1/2/3 attention modules per stage; stem=cifar",
                   opts, [](const ModelConfig& cfg) -> Model {
                     return std::make_shared<ResidualAttentionNetImpl>(cfg, std::vector<int64_t>{1, 2, 3});
-                  }});
+                  }, {3, 224, 224}, 1000});
 }
 
 }  // namespace attncnn

@@ -214,7 +214,7 @@ void register_resnet() {
     const auto layers = d.layers;
     register_model({d.name, d.summary, opts, [bottleneck, layers](const ModelConfig& cfg) -> Model {
                       return std::make_shared<ResNetImpl>(cfg, bottleneck, layers);
-                    }});
+                    }, {3, 224, 224}, 1000});
   }
 }
 

@@ -59,7 +59,7 @@ torch::Tensor SeedNetImpl::forward(const torch::Tensor& x) {
 void register_seed_net() {
   register_model({"seed_net", "the origin network: 3 conv-BN-ReLU, spatial attention after the second, pooled logits",
                   {"width", "width3"},
-                  [](const ModelConfig& cfg) -> Model { return std::make_shared<SeedNetImpl>(cfg); }});
+                  [](const ModelConfig& cfg) -> Model { return std::make_shared<SeedNetImpl>(cfg); }, {1, 28, 28}, 10});
 }
 
 }  // namespace attncnn

@@ -1,6 +1,7 @@
 // Training settings as data: the one table of every setting, and what is derived from it (args.json, --config
 // files, command-line values, validation, the docs table).
 #include <attncnn/error.h>
+#include <attncnn/io/files.h>
 #include <attncnn/train/config.h>
 
 #include <yaml-cpp/yaml.h>
@@ -8,13 +9,11 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
-#include <sys/stat.h>
 
 namespace attncnn {
 
@@ -554,18 +553,13 @@ std::string train_settings_markdown() {
 
 std::string read_settings_file(const std::string& path) {
   // Only a regular file of sane size: a folder reads as empty, a FIFO or device could block or never end.
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    input_error(path + ": cannot read the settings file (--config expects a JSON or YAML file)");
-  if (!S_ISREG(st.st_mode)) input_error(path + ": not a regular file (--config expects a JSON or YAML file)");
-  constexpr off_t kMaxSettingsBytes = 1 << 20;
-  if (st.st_size > kMaxSettingsBytes)
-    input_error(path + ": " + std::to_string(st.st_size) + " bytes; a settings file is at most 1 MiB");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) input_error(path + ": cannot read the settings file (--config expects a JSON or YAML file)");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
+  if (!exists(path)) input_error(path + ": cannot read the settings file (--config expects a JSON or YAML file)");
+  if (!is_file(path)) input_error(path + ": not a regular file (--config expects a JSON or YAML file)");
+  constexpr int64_t kMaxSettingsBytes = 1 << 20;
+  const int64_t size = file_size(path);
+  if (size > kMaxSettingsBytes)
+    input_error(path + ": " + std::to_string(size) + " bytes; a settings file is at most 1 MiB");
+  const std::string text = read_all(path);
   const bool is_json = path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
   json j;
   if (is_json) {

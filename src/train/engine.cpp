@@ -3,8 +3,8 @@
 #include <attncnn/data/loader.h>
 #include <attncnn/data/transforms.h>
 #include <attncnn/error.h>
+#include <attncnn/io/files.h>
 #include <attncnn/io/safetensors.h>
-#include <attncnn/models/aliases.h>
 #include <attncnn/train/checkpoint.h>
 #include <attncnn/train/config.h>
 #include <attncnn/train/device_data.h>
@@ -29,7 +29,6 @@
 #include <limits>
 #include <mutex>
 #include <sstream>
-#include <sys/stat.h>
 #include <tuple>
 
 namespace attncnn {
@@ -39,11 +38,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-bool exists(const std::string& p) {
-  struct stat st {};
-  return ::stat(p.c_str(), &st) == 0;
-}
 
 std::string fmt(double v, int prec) {
   std::ostringstream o;
@@ -318,7 +312,7 @@ void Engine::resume() {
 void Engine::setup() {
   validate_train_config(cfg_);
   // Aliases first: everything logged, recorded and checked below names the network that is built.
-  mc_ = resolve_model_alias(cfg_.model);
+  mc_ = resolve_model_aliases(cfg_.model);
   cfg_.model.name = mc_.name;
   cfg_.model.attn = mc_.attn;
   cfg_.model.model_params = mc_.model_params;

@@ -1,5 +1,6 @@
 // Per-epoch metrics files of a run folder: results.csv, metrics.jsonl and the curves.svg chart.
 #include <attncnn/error.h>
+#include <attncnn/io/text.h>
 #include <attncnn/train/metrics.h>
 
 #include <algorithm>
@@ -55,20 +56,6 @@ std::vector<Column> columns_of(const std::vector<EpochMetrics>& history) {
         break;
       }
   return out;
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
 }
 
 // Shortest text for a tick value: as many decimals as the tick spacing needs.

@@ -1,5 +1,6 @@
 // Resumable training state: optimizer buffers, generator state and loop position beside the weights.
 #include <attncnn/error.h>
+#include <attncnn/io/files.h>
 #include <attncnn/io/safetensors.h>
 #include <attncnn/train/checkpoint.h>
 
@@ -12,7 +13,6 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-#include <sys/stat.h>
 
 #include "optim_state_key.h"
 
@@ -31,11 +31,6 @@ std::map<const void*, std::string> parameter_names(torch::nn::Module& model) {
 torch::Tensor cpu_copy(const torch::Tensor& t) { return t.detach().to(torch::kCPU).contiguous().clone(); }
 
 torch::Tensor scalar_i64(int64_t v) { return torch::full({}, v, torch::TensorOptions().dtype(torch::kLong)); }
-
-bool file_exists(const std::string& p) {
-  struct stat st {};
-  return ::stat(p.c_str(), &st) == 0;
-}
 
 }  // namespace
 
@@ -245,7 +240,7 @@ void save_resumable_checkpoint(const std::string& weights_path, torch::nn::Modul
                   std::to_string(info.step));
   const std::string sp = state_path_for(weights_path);
   // Order matters: until the new weights are in place, the old weights' state must stay on disk (as .prev).
-  if (file_exists(sp) && std::rename(sp.c_str(), (sp + ".prev").c_str()) != 0)
+  if (exists(sp) && std::rename(sp.c_str(), (sp + ".prev").c_str()) != 0)
     runtime_error(sp + ": cannot rename to " + sp + ".prev (" + std::strerror(errno) + ")");
   save_training_state(sp, state);
   save_checkpoint(weights_path, model, info);
@@ -255,7 +250,7 @@ TrainingState load_matching_state(const std::string& weights_path, const Checkpo
   const std::string sp = state_path_for(weights_path);
   std::string seen;
   for (const std::string& p : {sp, sp + ".prev"}) {
-    if (!file_exists(p)) continue;
+    if (!exists(p)) continue;
     auto s = load_training_state(p);
     if (s.step == info.step && s.epoch == info.epoch) return s;
     seen += (seen.empty() ? "" : ", ") + p + " is at step " + std::to_string(s.step);

@@ -1,4 +1,5 @@
 #include <attncnn/error.h>
+#include <attncnn/io/files.h>
 #include <attncnn/io/safetensors.h>
 #include <attncnn/train/checkpoint.h>
 #include <attncnn/train/config.h>
@@ -26,18 +27,9 @@
 #include <mutex>
 #include <random>
 #include <sstream>
-#include <sys/stat.h>
 
 namespace attncnn {
 
-namespace {
-
-bool exists(const std::string& p) {
-  struct stat st {};
-  return ::stat(p.c_str(), &st) == 0;
-}
-
-}  // namespace
 
 void set_deterministic(bool on) {
   // cuBLAS reproducibility needs a fixed workspace, set before its first use; a user's own setting wins.

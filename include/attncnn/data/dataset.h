@@ -15,10 +15,17 @@
 ///   folder[:DIR]            one subfolder per class of PNG/JPEG files; DIR/train + DIR/val when present,
 ///                           otherwise a seeded, per-class val_split share of each class becomes the test split
 /// A dataset without a path is looked for in its default folder, then in $ATTNCNN_DATA/<name>; the error says
-/// where it looked. Errors (missing folder, truncated or malformed file, wrong record size, labels out of range,
-/// empty class folder, corrupt image) throw attncnn::Error (input) naming the file and what was wrong.
+/// where it looked. Errors (unknown spec name, missing folder, truncated or malformed file, wrong record size,
+/// labels out of range, empty class folder, corrupt image) throw attncnn::Error (input) naming the file and what
+/// was wrong; an unknown name lists the registered ones.
+///
+/// The spec names are the entries of dataset_registry(). Adding a dataset takes a reader (a source file under
+/// src/data/) and one register_dataset line in src/data/dataset.cpp's built-ins, or one register_dataset call
+/// from user code.
+#include <attncnn/registry.h>
 #include <torch/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -55,11 +62,26 @@ struct Dataset {
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
 };
 
-/// Loads a dataset from a spec (see above).
-Dataset load_dataset(const std::string& spec, const DatasetOptions& options = {});
+/// A kind of dataset spec: the part before the first ':' selects it.
+struct DatasetEntry {
+  std::string name;     ///< spec name: "cifar10"
+  std::string summary;  ///< one line for `attncnn list`
+  std::string form;     ///< the spec's form: "cifar10:DIR", "fashion-mnist[:DIR]"
+  /// Fills ds (ds.name and ds.spec are set; root, train, test and class_names are the loader's) from `path`, the
+  /// spec's part after ':' ("" when there is none). Throws attncnn::Error (input) on missing or bad files.
+  std::function<void(Dataset& ds, const std::string& path, const DatasetOptions& options)> loader;
+};
 
-/// The known dataset names and their spec forms, for `attncnn list` and error messages.
-std::vector<std::pair<std::string, std::string>> dataset_kinds();
+using DatasetRegistry = Registry<DatasetEntry>;
+/// The registry of dataset specs (kind "dataset"), built-ins registered on first use.
+DatasetRegistry& dataset_registry();
+/// Adds a dataset spec name; an entry of the same name is replaced.
+void register_dataset(DatasetEntry entry);
+/// Registered dataset specs, sorted by name.
+std::vector<DatasetEntry> dataset_entries();
+
+/// Loads a dataset from a spec (see above): looks its name up in dataset_registry() and runs the entry's loader.
+Dataset load_dataset(const std::string& spec, const DatasetOptions& options = {});
 
 /// Per-channel mean and standard deviation of uint8 images scaled to [0, 1].
 std::pair<std::vector<double>, std::vector<double>> channel_stats(const torch::Tensor& images_u8);

@@ -1,5 +1,6 @@
 #pragma once
-/// Pictures of a dataset: a labelled contact sheet of its first images, drawn with a built-in 5×7 bitmap font.
+/// Pictures of a dataset: a labelled contact sheet of its first images, labels drawn with the 5×7 bitmap font of
+/// attncnn/io/font.h.
 ///
 ///   auto sheet = attncnn::contact_sheet(ds.train, ds.class_names);   // 8×8 grid of the first 64 images
 ///   attncnn::write_png("sheet.png", sheet);
@@ -31,12 +32,5 @@ ContactSheetLayout contact_sheet_layout(int64_t count, int64_t h, int64_t w, int
 /// An RGB sheet of the first min(count, N) images of `set` (uint8 N×C×H×W, C 1 or 3), labelled with
 /// names[label]. Throws attncnn::Error (input) for an empty set.
 Image contact_sheet(const ImageSet& set, const std::vector<std::string>& names, int64_t count = 64, int64_t cols = 8);
-
-/// Width in pixels of `text` in the built-in font at `scale` (6·scale per character, the last gap excluded).
-int64_t text_width(const std::string& text, int64_t scale = 1);
-/// Draws `text` into an RGB image with its top-left corner at (x, y); pixels outside the image are clipped.
-/// Characters without a glyph are drawn as '?'.
-void draw_text(Image& img, int64_t x, int64_t y, const std::string& text, int64_t scale = 1, uint8_t r = 0,
-               uint8_t g = 0, uint8_t b = 0);
 
 }  // namespace attncnn

@@ -32,11 +32,10 @@ SafeTensors load_safetensors(const std::string& path);
 /// Parses an in-memory file image; `path` only names it in errors.
 SafeTensors parse_safetensors(const std::string& bytes, const std::string& path);
 
-/// Writes `bytes` to `path` so that `path` always holds either its old content or all of `bytes`: a temporary
-/// file beside it is written, flushed to disk, then renamed over `path`. Throws (runtime error) naming the path.
+// Declared again from attncnn/io/files.h (defined there) for the files that write checkpoints with only this
+// header. Not included from here: files.h brings names (exists, is_dir, ...) that would clash with file-local
+// helpers of its includers.
 void atomic_write(const std::string& path, const std::string& bytes);
-
-/// Creates the folder `path` and its missing parents. Throws (runtime error) naming the folder that failed.
 void make_dirs(const std::string& path);
 
 }  // namespace attncnn

@@ -3,11 +3,11 @@
 /// model options, e.g. `seresnet50` = resnet50 + attn se, `ecaresnet50d` = resnet50 + attn eca + stem=deep,
 /// avg_down=1, `cbam_resnet20` = CIFAR resnet20 + attn cbam.
 ///
-/// Aliases are registered as models too (`attncnn list` shows them with what they resolve to), so
-/// create_model({.name = "seresnet50"}) works. Building an alias resolves it first: the alias's attention module
-/// replaces cfg.attn (the alias names it), the alias's model options are merged under cfg.model_params (options given
-/// in cfg win), attn_params and head are kept. The built model's config() is the resolved one (name "resnet50",
-/// attn "se"), so a checkpoint rebuilds the same network without knowing the alias.
+/// The aliases are registered in the model registry (model_registry().aliases(); `attncnn list` shows them with
+/// what they resolve to), so create_model({.name = "seresnet50"}) works. resolve_model_aliases (models/model.h)
+/// turns an alias into the configuration it stands for: name and attn replaced, the alias's model options merged
+/// under the given ones. The built model's config() is the resolved one (name "resnet50", attn "se"), so a
+/// checkpoint rebuilds the same network without knowing the alias.
 #include <attncnn/attention/params.h>
 #include <attncnn/models/model.h>
 
@@ -27,7 +27,5 @@ struct ModelAlias {
 std::vector<ModelAlias> model_aliases();
 /// The alias entry for `name`, or nullptr when `name` is not an alias.
 const ModelAlias* find_model_alias(const std::string& name);
-/// cfg with an alias name resolved as described above; cfg unchanged when cfg.name is not an alias.
-ModelConfig resolve_model_alias(const ModelConfig& cfg);
 
 }  // namespace attncnn

@@ -52,10 +52,12 @@ struct ModelInfo {
 /// and back afterwards). Throws c10::Error when the forward fails for that input size.
 ModelInfo analyze_model(ModelImpl& model, const std::vector<int64_t>& chw);
 
-/// The input a model is designed for: {3, 224, 224} for the ImageNet family (resnet18..101 and their aliases,
-/// mobilenet_v2, attention56/92) unless model_params stem=cifar, {3, 32, 32} otherwise.
+/// The input cfg's model is designed for: its registry entry's ModelEntry::input (aliases resolved), with H and W
+/// 32 when model_params has stem=cifar. E.g. {3, 224, 224} for resnet50 and seresnet50, {3, 32, 32} for resnet20
+/// and for resnet50 with stem=cifar. Throws (input error) for an unknown model or a conflicting alias.
 std::vector<int64_t> nominal_input(const ModelConfig& cfg);
-/// 1000 for the ImageNet family (as nominal_input), 10 otherwise.
+/// The class count cfg's model is designed for: its entry's ModelEntry::num_classes (1000 for the ImageNet
+/// family, 10 for the CIFAR and Fashion-MNIST ones).
 int64_t nominal_num_classes(const ModelConfig& cfg);
 
 }  // namespace attncnn
