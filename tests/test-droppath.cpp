@@ -212,7 +212,7 @@ TEST(DropPath, RateOutsideZeroToOneIsAnInputError) {
   for (const auto& b : backbones()) EXPECT_NO_THROW(check_model_config(make_cfg(b.name, "drop_path_rate=0.1")));
   for (const char* alias : {"seresnet50", "ecaresnet26d", "cbam_resnet20", "wrn28_10", "wrn40_4", "attention92",
                             "resnet110", "resnet101"})
-    EXPECT_NO_THROW(check_model_config(make_cfg(alias, "drop_path_rate=0.1"))) << alias;
+    EXPECT_NO_THROW(check_model_config(make_cfg(alias, "drop_path_rate=0.1", kDefaultAttention))) << alias;
   EXPECT_THROW(check_model_config(make_cfg("seed_net", "drop_path_rate=0.1")), Error);
 }
 

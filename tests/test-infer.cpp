@@ -244,7 +244,7 @@ TEST(Infer, BadDeviceCheckpointOrOptionIsNamed) {
 
   msg = input_error_of([&] { attncnn::Predictor::load(dir + "/no_such.safetensors", cpu()); });
   EXPECT_NE(msg.find("no_such.safetensors"), std::string::npos) << msg;
-  write_all(dir + "/junk.safetensors", "this is not a safetensors file");
+  attncnn::write_all(dir + "/junk.safetensors", "this is not a safetensors file");
   msg = input_error_of([&] { attncnn::Predictor::load(dir + "/junk.safetensors", cpu()); });
   EXPECT_NE(msg.find("junk.safetensors"), std::string::npos) << msg;
 

@@ -19,19 +19,82 @@
 
 namespace attncnn::cli {
 
+namespace {
+
+struct ExplainOpts {
+  std::string weights, out, method = "all", layer, cls = "pred", colormap = "turbo", device = "auto";
+  std::vector<std::string> inputs;
+  double alpha = 0.5, threshold = 0.5;
+  int64_t topk = 3, display = 224;
+  uint64_t seed = 1;
+  int threads = 0;
+  bool sanity = false;
+};
+
+// --sanity: the model-randomisation check as a table on stdout (and sanity.json with --out).
+int run_sanity(const ExplainOpts& o, Predictor& predictor, const std::vector<ImageFile>& files,
+               const ExplainOptions& opts) {
+  const CheckpointInfo& info = predictor.info();
+  torch::manual_seed(o.seed);
+  auto fresh = create_model(info.model);
+  fresh->to(predictor.device());
+  fresh->eval();
+  auto rep = sanity_check(predictor.model(), *fresh, info, files, opts, o.threshold);
+  for (const auto& f : rep.failures) std::cerr << "attncnn: error: " << f.second << "\n";
+  std::cout << "sanity check (model randomisation): Spearman rank correlation between each map of " << o.weights
+            << " and the same map with re-initialised weights (seed " << o.seed << ");\nmaps above "
+            << o.threshold << " barely depend on what the model learned and are marked SUSPICIOUS\n\n";
+  std::cout << std::left << std::setw(36) << "image" << std::setw(16) << "layer" << std::setw(12) << "method"
+            << std::right << std::setw(8) << "rho" << "\n";
+  std::map<std::string, std::pair<double, int>> mean;
+  int suspicious = 0;
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& r : rep.rows) {
+    const std::filesystem::path path(r.image);
+    std::string name = (path.parent_path().filename() / path.filename()).string();
+    if (name.size() > 34) name = "..." + name.substr(name.size() - 31);
+    std::cout << std::left << std::setw(36) << name << std::setw(16) << r.layer << std::setw(12) << r.method
+              << std::right << std::setw(8)
+              << (std::isnan(r.rho) ? std::string("n/a") : [&] {
+                   std::ostringstream s;
+                   s << std::fixed << std::setprecision(3) << r.rho;
+                   return s.str();
+                 }())
+              << (r.suspicious ? "  SUSPICIOUS" : "") << "\n";
+    if (!std::isnan(r.rho)) {
+      auto& m = mean[r.layer + " " + r.method];
+      m.first += r.rho;
+      m.second += 1;
+    }
+    suspicious += r.suspicious;
+    rows.push_back({{"image", r.image}, {"layer", r.layer}, {"method", r.method},
+                    {"rho", std::isnan(r.rho) ? nlohmann::json(nullptr) : nlohmann::json(r.rho)},
+                    {"suspicious", r.suspicious}});
+  }
+  std::cout << "\nmean rank correlation per map:\n";
+  for (const auto& m : mean)
+    std::cout << "  " << std::left << std::setw(30) << m.first << std::right << std::fixed << std::setprecision(3)
+              << m.second.first / m.second.second << (m.second.first / m.second.second > o.threshold
+                                                          ? "  SUSPICIOUS" : "") << "\n";
+  std::cout << suspicious << " of " << rep.rows.size() << " map(s) suspicious\n";
+  if (!o.out.empty()) {
+    std::filesystem::create_directories(o.out);
+    nlohmann::json j;
+    j["weights"] = o.weights;
+    j["threshold"] = o.threshold;
+    j["seed"] = o.seed;
+    j["rows"] = rows;
+    std::ofstream(std::filesystem::path(o.out) / "sanity.json") << j.dump(2) << "\n";
+  }
+  return rep.failures.empty() ? 0 : 2;
+}
+
+}  // namespace
+
 Runner add_explain(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "explain", "Attention maps, Grad-CAM and Grad-CAM++ heatmaps over images: PNGs, index.html and maps.json");
-  struct Opts {
-    std::string weights, out, method = "all", layer, cls = "pred", colormap = "turbo", device = "auto";
-    std::vector<std::string> inputs;
-    double alpha = 0.5, threshold = 0.5;
-    int64_t topk = 3, display = 224;
-    uint64_t seed = 1;
-    int threads = 0;
-    bool sanity = false;
-  };
-  auto o = std::make_shared<Opts>();
+  auto o = std::make_shared<ExplainOpts>();
   cmd->add_option("--weights,-w", o->weights, "Checkpoint (.safetensors) written by attncnn train")->required();
   cmd->add_option("inputs", o->inputs, "Image files (PNG/JPEG) or folders searched recursively")->required();
   cmd->add_option("--out,-o", o->out, "Output folder for the gallery (required unless --sanity)");
@@ -83,60 +146,7 @@ Runner add_explain(CLI::App& app) {
     }
     const auto files = expand_image_paths(o->inputs);
 
-    if (o->sanity) {
-      torch::manual_seed(o->seed);
-      auto fresh = create_model(info.model);
-      fresh->to(predictor.device());
-      fresh->eval();
-      auto rep = sanity_check(predictor.model(), *fresh, info, files, opts, o->threshold);
-      for (const auto& f : rep.failures) std::cerr << "attncnn: error: " << f.second << "\n";
-      std::cout << "sanity check (model randomisation): Spearman rank correlation between each map of " << o->weights
-                << " and the same map with re-initialised weights (seed " << o->seed << ");\nmaps above "
-                << o->threshold << " barely depend on what the model learned and are marked SUSPICIOUS\n\n";
-      std::cout << std::left << std::setw(36) << "image" << std::setw(16) << "layer" << std::setw(12) << "method"
-                << std::right << std::setw(8) << "rho" << "\n";
-      std::map<std::string, std::pair<double, int>> mean;
-      int suspicious = 0;
-      nlohmann::json rows = nlohmann::json::array();
-      for (const auto& r : rep.rows) {
-        const std::filesystem::path path(r.image);
-        std::string name = (path.parent_path().filename() / path.filename()).string();
-        if (name.size() > 34) name = "..." + name.substr(name.size() - 31);
-        std::cout << std::left << std::setw(36) << name << std::setw(16) << r.layer << std::setw(12) << r.method
-                  << std::right << std::setw(8)
-                  << (std::isnan(r.rho) ? std::string("n/a") : [&] {
-                       std::ostringstream s;
-                       s << std::fixed << std::setprecision(3) << r.rho;
-                       return s.str();
-                     }())
-                  << (r.suspicious ? "  SUSPICIOUS" : "") << "\n";
-        if (!std::isnan(r.rho)) {
-          auto& m = mean[r.layer + " " + r.method];
-          m.first += r.rho;
-          m.second += 1;
-        }
-        suspicious += r.suspicious;
-        rows.push_back({{"image", r.image}, {"layer", r.layer}, {"method", r.method},
-                        {"rho", std::isnan(r.rho) ? nlohmann::json(nullptr) : nlohmann::json(r.rho)},
-                        {"suspicious", r.suspicious}});
-      }
-      std::cout << "\nmean rank correlation per map:\n";
-      for (const auto& m : mean)
-        std::cout << "  " << std::left << std::setw(30) << m.first << std::right << std::fixed << std::setprecision(3)
-                  << m.second.first / m.second.second << (m.second.first / m.second.second > o->threshold
-                                                              ? "  SUSPICIOUS" : "") << "\n";
-      std::cout << suspicious << " of " << rep.rows.size() << " map(s) suspicious\n";
-      if (!o->out.empty()) {
-        std::filesystem::create_directories(o->out);
-        nlohmann::json j;
-        j["weights"] = o->weights;
-        j["threshold"] = o->threshold;
-        j["seed"] = o->seed;
-        j["rows"] = rows;
-        std::ofstream(std::filesystem::path(o->out) / "sanity.json") << j.dump(2) << "\n";
-      }
-      return rep.failures.empty() ? 0 : 2;
-    }
+    if (o->sanity) return run_sanity(*o, predictor, files, opts);
 
     auto rep = explain_images(predictor.model(), info, files, o->out, opts, std::cout);
     for (const auto& f : rep.failures) std::cerr << "attncnn: error: " << f.second << "\n";

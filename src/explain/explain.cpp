@@ -155,6 +155,107 @@ MapStats map_stats(const torch::Tensor& map) {
   return s;
 }
 
+namespace {
+
+// maps.json: the options, every image's predictions and every map's file and statistics, and the failures.
+nlohmann::json maps_json(const ExplainReport& report, const CheckpointInfo& info, const ExplainOptions& options) {
+  nlohmann::json j;
+  j["colormap"] = colormap_name(options.colormap);
+  j["alpha"] = options.alpha;
+  j["input"] = info.input;
+  j["class_names"] = info.class_names;
+  j["images"] = nlohmann::json::array();
+  j["maps"] = nlohmann::json::array();
+  for (const auto& r : report.images) {
+    nlohmann::json ji;
+    ji["image"] = r.path;
+    ji["name"] = r.name;
+    ji["input_png"] = r.input_file;
+    ji["true_label"] = r.true_label >= 0 ? nlohmann::json(info.class_names[r.true_label]) : nlohmann::json(nullptr);
+    ji["explained_class"] = r.explained_class;
+    ji["top"] = nlohmann::json::array();
+    for (const auto& p : r.top) ji["top"].push_back({{"class", p.name}, {"index", p.index}, {"probability", p.probability}});
+    j["images"].push_back(ji);
+    for (const auto& m : r.maps) {
+      j["maps"].push_back({{"image", r.path},
+                           {"layer", m.layer},
+                           {"method", m.method},
+                           {"label", m.label},
+                           {"file", m.file},
+                           {"min", m.stats.min},
+                           {"max", m.stats.max},
+                           {"peak", {{"x", m.stats.peak_x}, {"y", m.stats.peak_y}}},
+                           {"center_share", m.stats.center_share}});
+    }
+  }
+  j["errors"] = nlohmann::json::array();
+  for (const auto& f : report.failures) j["errors"].push_back({{"image", f.first}, {"error", f.second}});
+  return j;
+}
+
+// index.html: a table of images, their top predictions and their maps; opens from disk (inline CSS, relative links).
+std::string gallery_html(const ExplainReport& report, const CheckpointInfo& info, const ExplainOptions& options) {
+  std::ostringstream h;
+  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>attncnn explain</title>\n<style>\n"
+       "body{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:16px;color:#222;"
+       "background:#f7f7f7}\nh1{font-size:20px;margin:0 0 4px}\n.meta{color:#555;font-size:13px;margin-bottom:10px}\n"
+       "table{border-collapse:collapse;background:#fff}\nth{text-align:left;font-size:13px;color:#555;padding:6px;"
+       "border-bottom:2px solid #ccc}\ntd{vertical-align:top;padding:8px 6px;border-bottom:1px solid #ddd}\n"
+       "figure{display:inline-block;margin:0 6px 4px 0;vertical-align:top;width:144px}\n"
+       "figure img{width:144px;height:auto;image-rendering:pixelated;border:1px solid #ccc}\n"
+       "figcaption{font-size:11px;line-height:1.3;color:#333;word-wrap:break-word}\n"
+       "figcaption b{font-size:12px}\nol{margin:0;padding-left:20px;font-size:13px;min-width:170px}\n"
+       ".ok{color:#07602a;font-weight:600}.bad{color:#b00020;font-weight:600}\n.true{font-size:13px;margin-top:4px}\n"
+       ".range{color:#777}\n.legend img{width:256px;height:12px;vertical-align:middle;border:1px solid #ccc}\n.err{color:#b00020}\n"
+       "</style></head><body>\n";
+  h << "<h1>attncnn explain: " << html_escape(info.model.name) << " + " << html_escape(info.model.attn) << "</h1>\n";
+  h << "<div class=\"meta\">" << report.images.size() << " image(s), input " << info.input[0] << "&times;"
+    << info.input[1] << "&times;" << info.input[2] << ", explained class: "
+    << (options.target_class >= 0 ? html_escape(info.class_names.at(options.target_class)) : std::string("prediction"))
+    << ". Each map is normalised to its own range, then blended over the image (alpha " << fixed(options.alpha, 2)
+    << ").</div>\n<div class=\"meta legend\">low <img src=\"colorbar.png\" alt=\"colour bar\"> high ("
+    << colormap_name(options.colormap) << ")</div>\n";
+  int64_t labelled = 0, right = 0;
+  for (const auto& r : report.images) {
+    if (r.true_label < 0) continue;
+    ++labelled;
+    right += !r.top.empty() && r.top[0].index == r.true_label;
+  }
+  if (labelled)
+    h << "<div class=\"meta\">top-1 correct on the images with a known label: " << right << " of " << labelled
+      << "</div>\n";
+  h << "<table><tr><th>image</th><th>top-" << options.topk << " predictions</th><th>maps</th></tr>\n";
+  for (const auto& r : report.images) {
+    h << "<tr><td><figure><img src=\"" << r.input_file << "\" alt=\"input\"><figcaption><b>"
+      << html_escape(r.name) << "</b></figcaption></figure>";
+    if (r.true_label >= 0) {
+      const bool ok = !r.top.empty() && r.top[0].index == r.true_label;
+      h << "<div class=\"true\">true: <span class=\"" << (ok ? "ok" : "bad") << "\">"
+        << html_escape(info.class_names[r.true_label]) << "</span></div>";
+    }
+    h << "</td><td><ol>";
+    for (const auto& p : r.top)
+      h << "<li>" << html_escape(p.name) << " " << fixed(100 * p.probability, 1) << "%</li>";
+    h << "</ol></td><td>";
+    for (const auto& m : r.maps)
+      h << "<figure><img src=\"" << m.file << "\" alt=\"" << html_escape(m.layer + " " + m.method)
+        << "\"><figcaption><b>" << html_escape(m.layer.empty() ? "model" : m.layer) << "</b> &middot; "
+        << html_escape(m.method) << "<br>" << html_escape(m.label) << "<br><span class=\"range\">values "
+        << fixed(m.stats.min, 3) << " to " << fixed(m.stats.max, 3) << "</span></figcaption></figure>";
+    h << "</td></tr>\n";
+  }
+  h << "</table>\n";
+  if (!report.failures.empty()) {
+    h << "<h2>Not explained</h2><ul>\n";
+    for (const auto& f : report.failures) h << "<li class=\"err\">" << html_escape(f.second) << "</li>\n";
+    h << "</ul>\n";
+  }
+  h << "</body></html>\n";
+  return h.str();
+}
+
+}  // namespace
+
 ExplainReport explain_images(ModelImpl& model, const CheckpointInfo& info, const std::vector<ImageFile>& files,
                              const std::string& out_dir, const ExplainOptions& given, std::ostream& log) {
   ExplainOptions options = given;
@@ -222,96 +323,9 @@ ExplainReport explain_images(ModelImpl& model, const CheckpointInfo& info, const
     write_png(join("colorbar.png"), colorize(ramp, options.colormap));
   }
 
-  nlohmann::json j;
-  j["colormap"] = colormap_name(options.colormap);
-  j["alpha"] = options.alpha;
-  j["input"] = info.input;
-  j["class_names"] = info.class_names;
-  j["images"] = nlohmann::json::array();
-  j["maps"] = nlohmann::json::array();
-  for (const auto& r : report.images) {
-    nlohmann::json ji;
-    ji["image"] = r.path;
-    ji["name"] = r.name;
-    ji["input_png"] = r.input_file;
-    ji["true_label"] = r.true_label >= 0 ? nlohmann::json(info.class_names[r.true_label]) : nlohmann::json(nullptr);
-    ji["explained_class"] = r.explained_class;
-    ji["top"] = nlohmann::json::array();
-    for (const auto& p : r.top) ji["top"].push_back({{"class", p.name}, {"index", p.index}, {"probability", p.probability}});
-    j["images"].push_back(ji);
-    for (const auto& m : r.maps) {
-      j["maps"].push_back({{"image", r.path},
-                           {"layer", m.layer},
-                           {"method", m.method},
-                           {"label", m.label},
-                           {"file", m.file},
-                           {"min", m.stats.min},
-                           {"max", m.stats.max},
-                           {"peak", {{"x", m.stats.peak_x}, {"y", m.stats.peak_y}}},
-                           {"center_share", m.stats.center_share}});
-    }
-  }
-  j["errors"] = nlohmann::json::array();
-  for (const auto& f : report.failures) j["errors"].push_back({{"image", f.first}, {"error", f.second}});
-  atomic_write(join("maps.json"), j.dump(2) + "\n");
+  atomic_write(join("maps.json"), maps_json(report, info, options).dump(2) + "\n");
 
-  std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>attncnn explain</title>\n<style>\n"
-       "body{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:16px;color:#222;"
-       "background:#f7f7f7}\nh1{font-size:20px;margin:0 0 4px}\n.meta{color:#555;font-size:13px;margin-bottom:10px}\n"
-       "table{border-collapse:collapse;background:#fff}\nth{text-align:left;font-size:13px;color:#555;padding:6px;"
-       "border-bottom:2px solid #ccc}\ntd{vertical-align:top;padding:8px 6px;border-bottom:1px solid #ddd}\n"
-       "figure{display:inline-block;margin:0 6px 4px 0;vertical-align:top;width:144px}\n"
-       "figure img{width:144px;height:auto;image-rendering:pixelated;border:1px solid #ccc}\n"
-       "figcaption{font-size:11px;line-height:1.3;color:#333;word-wrap:break-word}\n"
-       "figcaption b{font-size:12px}\nol{margin:0;padding-left:20px;font-size:13px;min-width:170px}\n"
-       ".ok{color:#07602a;font-weight:600}.bad{color:#b00020;font-weight:600}\n.true{font-size:13px;margin-top:4px}\n"
-       ".range{color:#777}\n.legend img{width:256px;height:12px;vertical-align:middle;border:1px solid #ccc}\n.err{color:#b00020}\n"
-       "</style></head><body>\n";
-  h << "<h1>attncnn explain: " << html_escape(info.model.name) << " + " << html_escape(info.model.attn) << "</h1>\n";
-  h << "<div class=\"meta\">" << report.images.size() << " image(s), input " << info.input[0] << "&times;"
-    << info.input[1] << "&times;" << info.input[2] << ", explained class: "
-    << (options.target_class >= 0 ? html_escape(info.class_names.at(options.target_class)) : std::string("prediction"))
-    << ". Each map is normalised to its own range, then blended over the image (alpha " << fixed(options.alpha, 2)
-    << ").</div>\n<div class=\"meta legend\">low <img src=\"colorbar.png\" alt=\"colour bar\"> high ("
-    << colormap_name(options.colormap) << ")</div>\n";
-  int64_t labelled = 0, right = 0;
-  for (const auto& r : report.images) {
-    if (r.true_label < 0) continue;
-    ++labelled;
-    right += !r.top.empty() && r.top[0].index == r.true_label;
-  }
-  if (labelled)
-    h << "<div class=\"meta\">top-1 correct on the images with a known label: " << right << " of " << labelled
-      << "</div>\n";
-  h << "<table><tr><th>image</th><th>top-" << options.topk << " predictions</th><th>maps</th></tr>\n";
-  for (const auto& r : report.images) {
-    h << "<tr><td><figure><img src=\"" << r.input_file << "\" alt=\"input\"><figcaption><b>"
-      << html_escape(r.name) << "</b></figcaption></figure>";
-    if (r.true_label >= 0) {
-      const bool ok = !r.top.empty() && r.top[0].index == r.true_label;
-      h << "<div class=\"true\">true: <span class=\"" << (ok ? "ok" : "bad") << "\">"
-        << html_escape(info.class_names[r.true_label]) << "</span></div>";
-    }
-    h << "</td><td><ol>";
-    for (const auto& p : r.top)
-      h << "<li>" << html_escape(p.name) << " " << fixed(100 * p.probability, 1) << "%</li>";
-    h << "</ol></td><td>";
-    for (const auto& m : r.maps)
-      h << "<figure><img src=\"" << m.file << "\" alt=\"" << html_escape(m.layer + " " + m.method)
-        << "\"><figcaption><b>" << html_escape(m.layer.empty() ? "model" : m.layer) << "</b> &middot; "
-        << html_escape(m.method) << "<br>" << html_escape(m.label) << "<br><span class=\"range\">values "
-        << fixed(m.stats.min, 3) << " to " << fixed(m.stats.max, 3) << "</span></figcaption></figure>";
-    h << "</td></tr>\n";
-  }
-  h << "</table>\n";
-  if (!report.failures.empty()) {
-    h << "<h2>Not explained</h2><ul>\n";
-    for (const auto& f : report.failures) h << "<li class=\"err\">" << html_escape(f.second) << "</li>\n";
-    h << "</ul>\n";
-  }
-  h << "</body></html>\n";
-  atomic_write(join("index.html"), h.str());
+  atomic_write(join("index.html"), gallery_html(report, info, options));
   return report;
 }
 
