@@ -19,45 +19,12 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
-#include "fashion_small.h"
+#include "train_fixtures.h"
 #include <attncnn/io/files.h>
 
 using namespace attncnn;
 
 namespace {
-const std::string kTmp = ATTNCNN_TEST_TMP;
-
-std::string fresh_dir(const std::string& name) {
-  const std::string p = kTmp + "/engine_" + name;
-  std::system(("rm -rf '" + p + "' && mkdir -p '" + p + "'").c_str());
-  return p;
-}
-bool have_fashion_mnist() { return exists(ATTNCNN_FASHION_MNIST_DIR); }
-
-TrainConfig tiny(const std::string& out, double fraction = 0.1) {
-  TrainConfig c;
-  c.data = "fashion-mnist:" + small_fashion();
-  c.fraction = fraction;
-  c.model.model_params = Params::parse("width=4,width3=8");
-  c.epochs = 3;
-  c.batch_size = 64;
-  c.lr = 0.01;
-  c.device = "cpu";
-  c.deterministic = true;
-  c.quiet = true;
-  c.out = out;
-  return c;
-}
-
-void expect_same_tensors(const std::string& a, const std::string& b) {
-  auto x = load_safetensors(a), y = load_safetensors(b);
-  ASSERT_EQ(x.tensors.size(), y.tensors.size());
-  for (size_t i = 0; i < x.tensors.size(); ++i) {
-    EXPECT_EQ(x.tensors[i].first, y.tensors[i].first);
-    EXPECT_TRUE(torch::equal(x.tensors[i].second, y.tensors[i].second)) << x.tensors[i].first;
-  }
-}
-
 // A classifier without BatchNorm (pool to 7×7, one linear layer): batch statistics cannot tell a batch of B from
 // two of B/2, so gradient accumulation must match exactly up to rounding.
 class LinearProbeImpl : public ModelImpl {
@@ -140,7 +107,7 @@ TEST(ModelEma, WarmupDecayFollowsTimm) {
 
 TEST(Engine, ResumeWithLookaheadEmaAndClippingIsBitwise) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed";
-  const std::string full = fresh_dir("extras_full"), mid = fresh_dir("extras_mid");
+  const std::string full = fresh_dir("engine_extras_full"), mid = fresh_dir("engine_extras_mid");
   auto with_extras = [](TrainConfig c) {
     c.lookahead = 4;
     c.model_ema = true;
@@ -204,7 +171,9 @@ TEST(Engine, AccumulatingTwoHalfBatchesEqualsOneFullBatch) {
     c.grad_accum_steps = accum;
     return train(c, std::cout);
   };
-  const std::string one = fresh_dir("accum_one"), two = fresh_dir("accum_two"), half = fresh_dir("accum_half");
+  const std::string one = fresh_dir("engine_accum_one");
+  const std::string two = fresh_dir("engine_accum_two");
+  const std::string half = fresh_dir("engine_accum_half");
   auto r1 = probe(one, 16, 1);
   auto r2 = probe(two, 8, 2);
   auto r3 = probe(half, 8, 1);
@@ -225,7 +194,7 @@ TEST(Engine, AccumulatingTwoHalfBatchesEqualsOneFullBatch) {
 
 TEST(Engine, AliasesAreResolvedBeforeTheyAreRecorded) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed";
-  const std::string out = fresh_dir("alias");
+  const std::string out = fresh_dir("engine_alias");
   TrainConfig c = tiny(out, 0.02);
   c.model.name = "se_resnet20";  // attn left at the default (sgate): the alias names se
   c.model.model_params = Params();
@@ -294,7 +263,9 @@ TEST(ClipGradients, NormValueAndAgcMatchTheirFormulas) {
 
 TEST(Engine, MixupAndCutmixTrainOnSoftTargetsAndResumeBitwise) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed";
-  const std::string plain = fresh_dir("mix_plain"), full = fresh_dir("mix_full"), mid = fresh_dir("mix_mid");
+  const std::string plain = fresh_dir("engine_mix_plain");
+  const std::string full = fresh_dir("engine_mix_full");
+  const std::string mid = fresh_dir("engine_mix_mid");
   auto mixed = [](TrainConfig c) {
     c.mixup = 0.4;
     c.cutmix = 1.0;
@@ -317,7 +288,7 @@ TEST(Engine, MixupAndCutmixTrainOnSoftTargetsAndResumeBitwise) {
   ASSERT_EQ(hm.size(), 3u);
   EXPECT_GT(hm[2].train_loss, hp[2].train_loss);
   // mixup_off_epoch 1: epochs 2 and 3 train on plain labels, so they match a run whose first epoch alone mixed.
-  TrainConfig off = mixed(tiny(fresh_dir("mix_off")));
+  TrainConfig off = mixed(tiny(fresh_dir("engine_mix_off")));
   off.mixup_off_epoch = 1;
   train(off, std::cout);
   auto ho = parse_metrics(read_all(off.out + "/metrics.jsonl"), "off");
@@ -327,7 +298,9 @@ TEST(Engine, MixupAndCutmixTrainOnSoftTargetsAndResumeBitwise) {
 
 TEST(Engine, FineTunesATenClassCheckpointOnAFiveClassFolder) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed";
-  const std::string src = fresh_dir("ft_source"), dst = fresh_dir("ft_target"), data = fresh_dir("ft_data");
+  const std::string src = fresh_dir("engine_ft_source");
+  const std::string dst = fresh_dir("engine_ft_target");
+  const std::string data = fresh_dir("engine_ft_data");
   TrainConfig a = tiny(src, 0.05);
   a.epochs = 1;
   train(a, std::cout);

@@ -23,47 +23,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fashion_small.h"
+#include "train_fixtures.h"
 
 using namespace attncnn;
 
 namespace {
-const std::string kTmp = ATTNCNN_TEST_TMP;
-
-std::string fresh_dir(const std::string& name) {
-  const std::string p = kTmp + "/train_" + name;
-  std::system(("rm -rf '" + p + "' && mkdir -p '" + p + "'").c_str());
-  return p;
-}
-bool have_fashion_mnist() { return exists(ATTNCNN_FASHION_MNIST_DIR); }
-
-
-// A tiny, fast configuration on a slice of Fashion-MNIST, deterministic on one CPU thread.
-TrainConfig tiny(const std::string& out, double fraction = 0.1) {
-  TrainConfig c;
-  c.data = "fashion-mnist:" + small_fashion();
-  c.fraction = fraction;
-  c.model.model_params = Params::parse("width=4,width3=8");
-  c.epochs = 3;
-  c.batch_size = 64;
-  c.lr = 0.01;
-  c.device = "cpu";
-  c.deterministic = true;
-  c.quiet = true;
-  c.out = out;
-  return c;
-}
-
-// Every tensor of two safetensors files, compared bit for bit.
-void expect_same_tensors(const std::string& a, const std::string& b) {
-  auto x = load_safetensors(a), y = load_safetensors(b);
-  ASSERT_EQ(x.tensors.size(), y.tensors.size());
-  for (size_t i = 0; i < x.tensors.size(); ++i) {
-    EXPECT_EQ(x.tensors[i].first, y.tensors[i].first);
-    EXPECT_TRUE(torch::equal(x.tensors[i].second, y.tensors[i].second)) << x.tensors[i].first;
-  }
-}
-
 std::string error_of(const std::function<void()>& f, int expected_code = 2) {
   try {
     f();
@@ -173,7 +137,7 @@ TEST(Settings, RoundTripThroughArgsJson) {
 }
 
 TEST(Settings, YamlAndJsonFilesLayerUnderTheCommandLine) {
-  const std::string dir = fresh_dir("settings");
+  const std::string dir = fresh_dir("train_settings");
   write_all(dir + "/run.yaml",
             "# comment\nepochs: 4\nlr: 3e-2\nbatch_size: 32\nmodel_opt: {width: 8, width3: 16}\nname: '007'\n"
             "deterministic: true\nschedule: onecycle\n");
@@ -202,7 +166,7 @@ TEST(Settings, YamlAndJsonFilesLayerUnderTheCommandLine) {
 }
 
 TEST(Settings, UnknownKeysAndBadValuesNameKeyAndFile) {
-  const std::string dir = fresh_dir("settings_bad");
+  const std::string dir = fresh_dir("train_settings_bad");
   write_all(dir + "/typo.yaml", "epochs: 2\nlearning_rate: 0.1\n");
   TrainConfig c;
   auto msg = error_of([&] { apply_train_settings(c, read_settings_file(dir + "/typo.yaml"), dir + "/typo.yaml"); });
@@ -360,7 +324,7 @@ TEST(RngState, RestoringReplaysTheSameDraws) {
 // ---- Crash safety ------------------------------------------------------------------------------------------------
 
 TEST(Checkpoint, KilledWriterLeavesTheOldFileLoadable) {
-  const std::string dir = fresh_dir("killed");
+  const std::string dir = fresh_dir("train_killed");
   const std::string path = dir + "/last.safetensors";
   ModelConfig mc;
   mc.in_channels = 1;
@@ -401,7 +365,7 @@ TEST(Checkpoint, KilledWriterLeavesTheOldFileLoadable) {
 }
 
 TEST(Checkpoint, CrashBetweenStateAndWeightsStillPairsThem) {
-  const std::string dir = fresh_dir("pair");
+  const std::string dir = fresh_dir("train_pair");
   const std::string w = dir + "/last.safetensors";
   TinyNet m;
   CheckpointInfo info;
@@ -442,7 +406,7 @@ TEST(Checkpoint, CrashBetweenStateAndWeightsStillPairsThem) {
 // ---- Training ----------------------------------------------------------------------------------------------------
 
 TEST(Train, RunFoldersAreNumberedUnlessExistOk) {
-  const std::string base = fresh_dir("numbered");
+  const std::string base = fresh_dir("train_numbered");
   EXPECT_EQ(next_run_dir(base, "exp", false), base + "/exp");
   std::system(("mkdir -p '" + base + "/exp' '" + base + "/exp2'").c_str());
   EXPECT_EQ(next_run_dir(base, "exp", false), base + "/exp3");
@@ -451,7 +415,7 @@ TEST(Train, RunFoldersAreNumberedUnlessExistOk) {
 
 TEST(Train, HundredsOfStepsLowerTheLossAndBeatChance) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed";
-  const std::string out = fresh_dir("learn");
+  const std::string out = fresh_dir("train_learn");
   TrainConfig c = tiny(out, 0.5);  // 3,000 images
   c.model.model_params = Params::parse("width=8,width3=16");
   c.batch_size = 20;  // 150 steps per epoch, 300 in all
@@ -478,7 +442,9 @@ TEST(Train, HundredsOfStepsLowerTheLossAndBeatChance) {
 
 TEST(Train, ResumeIsBitwiseIdenticalToAnUninterruptedRun) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed";
-  const std::string full = fresh_dir("resume_full"), cut = fresh_dir("resume_cut"), mid = fresh_dir("resume_mid");
+  const std::string full = fresh_dir("train_resume_full");
+  const std::string cut = fresh_dir("train_resume_cut");
+  const std::string mid = fresh_dir("train_resume_mid");
   auto a = train(tiny(full), std::cout);  // 600 images, 10 steps per epoch, 3 epochs
   ASSERT_EQ(a.steps, 30);
 
@@ -531,7 +497,7 @@ TEST(Train, ResumeIsBitwiseIdenticalToAnUninterruptedRun) {
 
 TEST(Train, NonFiniteLossStopsWithTheStepAndKeepsTheCheckpoint) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed";
-  const std::string out = fresh_dir("nan");
+  const std::string out = fresh_dir("train_nan");
   TrainConfig c = tiny(out);
   c.epochs = 1;
   train(c, std::cout);
@@ -550,7 +516,7 @@ TEST(Train, NonFiniteLossStopsWithTheStepAndKeepsTheCheckpoint) {
 
 TEST(Train, StopRequestEndsAfterTheCurrentStep) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed";
-  const std::string out = fresh_dir("stop");
+  const std::string out = fresh_dir("train_stop");
   request_stop();
   auto r = train(tiny(out), std::cout);
   clear_stop();
@@ -623,7 +589,7 @@ TEST(Train, DeviceDataRunsEvaluateAtTheEndAndResumeBitwise) {
     c.tta = 1;
     return c;
   };
-  const std::string full = fresh_dir("devdata_full"), mid = fresh_dir("devdata_mid");
+  const std::string full = fresh_dir("train_devdata_full"), mid = fresh_dir("train_devdata_mid");
   auto a = train(fast(full), std::cout);
   ASSERT_EQ(a.steps, 30);
   EXPECT_GT(a.final_eval.top1, 13.0);  // chance is 10% on these 1,000 test images
@@ -648,11 +614,11 @@ TEST(Train, DeviceDataRunsEvaluateAtTheEndAndResumeBitwise) {
   expect_same_tensors(full + "/weights/last.safetensors", mid + "/weights/last.safetensors");
 
   // Options the batched path cannot honour are named.
-  c = fast(fresh_dir("devdata_bad"));
+  c = fast(fresh_dir("train_devdata_bad"));
   c.augment = "crop=28,pad=2,erase=0.5";
   auto msg = error_of([&] { train(c, std::cout); });
   EXPECT_NE(msg.find("--device-data on"), std::string::npos) << msg;
-  c = fast(fresh_dir("devdata_graph"));
+  c = fast(fresh_dir("train_devdata_graph"));
   c.cuda_graph = true;
   msg = error_of([&] { train(c, std::cout); });
   EXPECT_NE(msg.find("--cuda-graph"), std::string::npos) << msg;

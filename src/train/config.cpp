@@ -190,7 +190,8 @@ std::vector<Setting> build_settings() {
   t.group("Model");
   t.model_string("model", &ModelConfig::name, "Model name or timm-style alias (see `attncnn list`)");
   t.model_params("model_opt", &ModelConfig::model_params, "Model options, key=value[,key=value] (e.g. width=32)");
-  t.model_string("attn", &ModelConfig::attn, "Attention module by name, or none");
+  t.model_string("attn", &ModelConfig::attn,
+                 "Attention module by name, or none; default: the module a model alias names, else sgate");
   t.model_params("attn_opt", &ModelConfig::attn_params, "Attention options, key=value[,key=value] (e.g. rd_ratio=0.5)");
   t.model_string("head", &ModelConfig::head, "Classifier pooling: avg or attnpool");
   t.model_params("head_opt", &ModelConfig::head_params, "Head options (attnpool: num_heads=N)");
