@@ -277,3 +277,31 @@ TEST(CliTrain, PresetIsALayerUnderConfigAndFlags) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("--preset with --resume"), std::string::npos) << r.out;
 }
+
+TEST(CliTrain, ANewRunNeverOverwritesAnExistingOne) {
+  if (!exists(ATTNCNN_FASHION_MNIST_DIR)) GTEST_SKIP() << "Fashion-MNIST not installed";
+  const std::string project = fresh("overwrite");
+  const std::string out = project + "/first";
+  const std::string run = "train " + tiny() + " --fraction 0.02 --epochs 1 --quiet ";
+  auto r = run_cli(run + "--out " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string weights = read_all(out + "/weights/last.safetensors");
+  // The same --out again is refused and leaves the run as it was.
+  r = run_cli(run + "--out " + out + " --seed 5");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("already holds a run"), std::string::npos) << r.out;
+  EXPECT_EQ(read_all(out + "/weights/last.safetensors"), weights);
+  // Repeating a run from its args.json under a new name trains into the new folder, not the old one.
+  r = run_cli("train --config " + out + "/args.json --name again --project " + project);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(exists(project + "/again/args.json"));
+  EXPECT_EQ(read_all(out + "/weights/last.safetensors"), weights);
+  // A name cannot leave the project folder.
+  r = run_cli(run + "--project " + project + " --name ../escaped");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("--name ../escaped"), std::string::npos) << r.out;
+  // --exist-ok says so explicitly.
+  r = run_cli(run + "--out " + out + " --seed 5 --exist-ok");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(read_all(out + "/weights/last.safetensors"), weights);
+}

@@ -112,7 +112,8 @@ TrainConfig layered_config(const TrainOpts& o) {
       }
     }
     std::tie(run, weights) = resume_target(target);
-    if (is_file(run + "/args.json")) apply_train_settings(cfg, read_settings_file(run + "/args.json"), run + "/args.json");
+    if (is_file(run + "/args.json"))
+      apply_train_settings(cfg, read_settings_file(run + "/args.json"), run + "/args.json");
   }
   if (!o.preset.empty()) {
     if (resume) input_error("--preset with --resume: a resumed run keeps its own settings (its args.json)");
@@ -128,10 +129,23 @@ TrainConfig layered_config(const TrainOpts& o) {
   if (resume) {
     cfg.out = run;
     cfg.resume = weights;
-  } else if (cfg.out.empty()) {
-    cfg.out = next_run_dir(cfg.project, cfg.name, cfg.exist_ok);
+    return cfg;
   }
+  // A run folder named by --name/--project on the command line wins over an `out` from a file: repeating a run
+  // with `--config runs/train/exp/args.json --name again` must not train into runs/train/exp again.
+  if (!given_text.count("out") && (given_text.count("name") || given_text.count("project"))) cfg.out.clear();
+  if (cfg.name.empty() || cfg.name == "." || cfg.name == ".." || cfg.name.find('/') != std::string::npos)
+    input_error("--name " + cfg.name + ": expected a folder name without '/' (the parent folder is --project)");
+  if (cfg.out.empty()) cfg.out = next_run_dir(cfg.project, cfg.name, cfg.exist_ok);
   return cfg;
+}
+
+// A new run never writes into a folder that holds a run unless --exist-ok says so.
+void refuse_existing_run(const TrainConfig& cfg) {
+  if (!cfg.resume.empty() || cfg.exist_ok) return;
+  if (exists(cfg.out + "/args.json") || exists(cfg.out + "/weights"))
+    input_error(cfg.out + ": already holds a run; continue it with --resume " + cfg.out +
+                ", overwrite it with --exist-ok, or choose another --out or --name");
 }
 
 }  // namespace
@@ -172,6 +186,7 @@ Runner add_train(CLI::App& app) {
   return [o]() {
     TrainConfig cfg = layered_config(*o);
     validate_train_config(cfg);  // before threads are set or anything is loaded
+    refuse_existing_run(cfg);
     set_threads(static_cast<int>(cfg.threads));
     cfg.live = ::isatty(STDOUT_FILENO) != 0;
     install_interrupt_handlers();

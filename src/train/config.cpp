@@ -107,8 +107,9 @@ struct Setting {
     if (!ranged()) return;
     const double v = get(c).get<double>();
     const bool ok = std::isfinite(v) && (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
-    if (!ok) input_error(name + " " + value_text(c) + ": expected " + (kind == Kind::Int ? "an integer " : "a number ") +
-                         range_text());
+    if (!ok)
+      input_error(name + " " + value_text(c) + ": expected " + (kind == Kind::Int ? "an integer " : "a number ") +
+                  range_text());
   }
 };
 
@@ -280,8 +281,8 @@ std::vector<Setting> build_settings() {
   t.group("Output");
   t.add("project", &C::project, "Parent folder of run folders");
   t.add("name", &C::name, "Run folder name (numbered exp, exp2, ... unless --exist-ok)");
-  t.add("out", &C::out, "Run folder (overrides --project/--name)");
-  t.add("exist_ok", &C::exist_ok, "Reuse the run folder <project>/<name> if it exists");
+  t.add("out", &C::out, "Run folder (overrides --project/--name); one that holds a run is refused unless --exist-ok");
+  t.add("exist_ok", &C::exist_ok, "Write into an existing run folder (<project>/<name> or --out), replacing its run");
   t.add("save_every", &C::save_every,
         "Write weights/last.safetensors every N epochs (0: after the last only; Ctrl-C always saves)")
       .at_least(0).at_most(1000000);

@@ -76,8 +76,9 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& cfg, 
     groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(nd));
     return std::make_unique<ForeachAdamW>(groups, d);
   }
-  auto d = torch::optim::SGDOptions(cfg.lr).momentum(cfg.momentum).nesterov(cfg.nesterov).weight_decay(cfg.weight_decay);
-  auto nd = torch::optim::SGDOptions(cfg.lr).momentum(cfg.momentum).nesterov(cfg.nesterov).weight_decay(0.0);
+  const auto sgd = torch::optim::SGDOptions(cfg.lr).momentum(cfg.momentum).nesterov(cfg.nesterov);
+  auto d = torch::optim::SGDOptions(sgd).weight_decay(cfg.weight_decay);
+  auto nd = torch::optim::SGDOptions(sgd).weight_decay(0.0);
   groups.emplace_back(decay, std::make_unique<torch::optim::SGDOptions>(d));
   groups.emplace_back(no_decay, std::make_unique<torch::optim::SGDOptions>(nd));
   return std::make_unique<ForeachSGD>(groups, d);
@@ -281,7 +282,8 @@ void Engine::resume() {
   if (ri.model.to_json() != mc_.to_json())
     input_error(cfg_.resume + ": holds model " + ri.model.to_json() + " but the settings build " + mc_.to_json() +
                 "; resume with the run's own model settings");
-  if (ri.dataset != cfg_.data) input_error(cfg_.resume + ": was trained on " + ri.dataset + " but --data is " + cfg_.data);
+  if (ri.dataset != cfg_.data)
+    input_error(cfg_.resume + ": was trained on " + ri.dataset + " but --data is " + cfg_.data);
   st_ = load_matching_state(cfg_.resume, ri);
   const std::string sp = state_path_for(cfg_.resume);
   if (st_.optimizer != cfg_.optimizer)
@@ -437,8 +439,8 @@ int64_t Engine::train_step(int64_t epoch, int64_t batch, EpochSums& sums) {
       // Mixed batches train on soft targets (label smoothing folded in); every draw is keyed by the batch's
       // position in the run, so a resume mixes as an uninterrupted run does.
       torch::Tensor x = b.images, target;
-      if (mixing)
-        std::tie(x, target) = mix_batch(b.images, b.labels, mix_, cfg_.seed, (epoch - 1) * batches_per_epoch_ + batch + j);
+      const int64_t place = (epoch - 1) * batches_per_epoch_ + batch + j;
+      if (mixing) std::tie(x, target) = mix_batch(b.images, b.labels, mix_, cfg_.seed, place);
       {
         AutocastGuard autocast(cfg_.amp, device_);
         logits = model_->forward(x);
@@ -560,7 +562,11 @@ bool Engine::finish_epoch(int64_t epoch, const EpochSums& sums, double epoch_s) 
   m.val_loss = ev.loss;
   m.val_top1 = ev.top1;
   m.val_top5 = ev.top5;
-  if (ema_model_ && evaluate_now) m.ema_val_loss = ev_ema.loss, m.ema_val_top1 = ev_ema.top1, m.ema_val_top5 = ev_ema.top5;
+  if (ema_model_ && evaluate_now) {
+    m.ema_val_loss = ev_ema.loss;
+    m.ema_val_top1 = ev_ema.top1;
+    m.ema_val_top5 = ev_ema.top5;
+  }
   m.lr = lr_;
   m.epoch_seconds = epoch_s;
   m.images_per_second = sums.seen / std::max(1e-9, epoch_s);
@@ -593,8 +599,9 @@ bool Engine::finish_epoch(int64_t epoch, const EpochSums& sums, double epoch_s) 
     if (cfg_.live) log_ << "\r\x1b[K";
     log_ << "epoch " << epoch << "/" << cfg_.epochs << "  train loss " << fmt(train_loss, 4) << " acc "
          << fmt(train_acc, 2) << "%  "
-         << (evaluate_now ? "test loss " + fmt(ev.loss, 4) + " top1 " + fmt(ev.top1, 2) + "% top5 " + fmt(ev.top5, 2) + "%"
-                          : std::string("(not evaluated)"))
+         << (evaluate_now
+                 ? "test loss " + fmt(ev.loss, 4) + " top1 " + fmt(ev.top1, 2) + "% top5 " + fmt(ev.top5, 2) + "%"
+                 : std::string("(not evaluated)"))
          << (ema_model_ && evaluate_now ? "  ema top1 " + fmt(ev_ema.top1, 2) + "%" : "") << "  " << fmt(epoch_s, 1)
          << " s, " << fmt(m.images_per_second, 0) << " img/s" << (best ? "  (best)" : "") << "\n"
          << std::flush;
@@ -605,8 +612,8 @@ bool Engine::finish_epoch(int64_t epoch, const EpochSums& sums, double epoch_s) 
   result_.best_top1 = st_.best_top1;
   if (stop_now && epoch < cfg_.epochs) {
     if (!cfg_.quiet)
-      log_ << "stopped after epoch " << epoch << "/" << cfg_.epochs << " (step " << step_ << "): " << result_.last_weights
-           << " resumes at epoch " << epoch + 1 << "\n"
+      log_ << "stopped after epoch " << epoch << "/" << cfg_.epochs << " (step " << step_ << "): "
+           << result_.last_weights << " resumes at epoch " << epoch + 1 << "\n"
            << std::flush;
     result_.interrupted = true;
     return false;
