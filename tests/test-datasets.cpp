@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 
 #include "cli_run.h"
+#include "test_errors.h"
 
 using namespace attncnn;
 
@@ -30,17 +31,6 @@ std::string tmp_dir(const std::string& name) {
   const std::string d = std::string(ATTNCNN_TEST_TMP) + "/datasets_" + name;
   std::system(("rm -rf '" + d + "' && mkdir -p '" + d + "'").c_str());
   return d;
-}
-// The message of the attncnn::Error that f throws (and checks that it is an input error).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.exit_code(), 2) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
 }
 #define EXPECT_HAS(text, part) EXPECT_NE((text).find(part), std::string::npos) << (text)
 

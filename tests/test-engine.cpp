@@ -118,21 +118,16 @@ TEST(Engine, ResumeWithLookaheadEmaAndClippingIsBitwise) {
   auto a = train(with_extras(tiny(full)), std::cout);
   ASSERT_EQ(a.steps, 30);
   EXPECT_EQ(a.final_eval_ema.count, 1000);
-  TrainConfig c = with_extras(tiny(mid));
-  c.max_steps = 13;
-  EXPECT_TRUE(train(c, std::cout).interrupted);
-  auto st = load_training_state(mid + "/weights/last.state.safetensors");
-  int64_t ema_tensors = 0, lookahead_tensors = 0;
-  for (const auto& kv : st.extra_tensors) {
-    ema_tensors += kv.first.rfind("extra.ema.", 0) == 0;
-    lookahead_tensors += kv.first.rfind("extra.lookahead.", 0) == 0;
-  }
-  EXPECT_GT(ema_tensors, 0);
-  EXPECT_GT(lookahead_tensors, 0);
-  c.max_steps = 0;
-  c.resume = mid + "/weights/last.safetensors";
-  train(c, std::cout);
-  expect_same_tensors(full + "/weights/last.safetensors", mid + "/weights/last.safetensors");
+  expect_resume_matches(with_extras(tiny(mid)), 13, full, [&] {
+    auto st = load_training_state(mid + "/weights/last.state.safetensors");
+    int64_t ema_tensors = 0, lookahead_tensors = 0;
+    for (const auto& kv : st.extra_tensors) {
+      ema_tensors += kv.first.rfind("extra.ema.", 0) == 0;
+      lookahead_tensors += kv.first.rfind("extra.lookahead.", 0) == 0;
+    }
+    EXPECT_GT(ema_tensors, 0);
+    EXPECT_GT(lookahead_tensors, 0);
+  });
   expect_same_tensors(full + "/weights/last.state.safetensors", mid + "/weights/last.state.safetensors");
   expect_same_tensors(full + "/weights/best.safetensors", mid + "/weights/best.safetensors");
   // The EMA columns are recorded, and best.safetensors holds the EMA weights, judged by their accuracy.
@@ -274,13 +269,7 @@ TEST(Engine, MixupAndCutmixTrainOnSoftTargetsAndResumeBitwise) {
   };
   train(tiny(plain), std::cout);
   train(mixed(tiny(full)), std::cout);
-  TrainConfig c = mixed(tiny(mid));
-  c.max_steps = 13;
-  EXPECT_TRUE(train(c, std::cout).interrupted);
-  c.max_steps = 0;
-  c.resume = mid + "/weights/last.safetensors";
-  train(c, std::cout);
-  expect_same_tensors(full + "/weights/last.safetensors", mid + "/weights/last.safetensors");
+  expect_resume_matches(mixed(tiny(mid)), 13, full);
   // Soft targets of mixed images are harder to fit: the training loss stays above the plain run's.
   auto hp = parse_metrics(read_all(plain + "/metrics.jsonl"), "plain");
   auto hm = parse_metrics(read_all(full + "/metrics.jsonl"), "mixed");

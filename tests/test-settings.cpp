@@ -11,22 +11,12 @@
 #include <sstream>
 
 #include "cli_run.h"
+#include "test_errors.h"
 #include <attncnn/io/files.h>
 
 using namespace attncnn;
 
 namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.exit_code(), 2) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
-}
-
 TrainConfig valid() {
   TrainConfig c;
   c.out = "unused";

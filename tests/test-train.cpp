@@ -24,20 +24,11 @@
 #include <unistd.h>
 
 #include "train_fixtures.h"
+#include "test_errors.h"
 
 using namespace attncnn;
 
 namespace {
-std::string error_of(const std::function<void()>& f, int expected_code = 2) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.exit_code(), expected_code) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
-}
 }  // namespace
 
 // ---- Schedules ---------------------------------------------------------------------------------------------------
@@ -605,16 +596,10 @@ TEST(Train, DeviceDataRunsEvaluateAtTheEndAndResumeBitwise) {
   EXPECT_NEAR(evaluate(*m, ds.test, info.mean, info.std, 256, torch::kCPU, 1).top1, a.final_eval.top1, 1e-9);
   EXPECT_NE(evaluate(*m, ds.test, info.mean, info.std, 256, torch::kCPU, 0).loss, a.final_eval.loss);
 
-  TrainConfig c = fast(mid);
-  c.max_steps = 13;
-  EXPECT_TRUE(train(c, std::cout).interrupted);
-  c.max_steps = 0;
-  c.resume = mid + "/weights/last.safetensors";
-  train(c, std::cout);
-  expect_same_tensors(full + "/weights/last.safetensors", mid + "/weights/last.safetensors");
+  expect_resume_matches(fast(mid), 13, full);
 
   // Options the batched path cannot honour are named.
-  c = fast(fresh_dir("train_devdata_bad"));
+  TrainConfig c = fast(fresh_dir("train_devdata_bad"));
   c.augment = "crop=28,pad=2,erase=0.5";
   auto msg = error_of([&] { train(c, std::cout); });
   EXPECT_NE(msg.find("--device-data on"), std::string::npos) << msg;

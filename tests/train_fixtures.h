@@ -1,13 +1,16 @@
 #pragma once
-// Fixtures of the training tests: a tiny deterministic run on a Fashion-MNIST slice, fresh run folders, and a
-// bit-for-bit comparison of two safetensors files.
+// Fixtures of the training tests: a tiny deterministic run on a Fashion-MNIST slice, fresh run folders, a
+// bit-for-bit comparison of two safetensors files, and a stop-and-resume run checked against an uninterrupted one.
 #include <attncnn/io/files.h>
 #include <attncnn/io/safetensors.h>
 #include <attncnn/train/config.h>
+#include <attncnn/train/trainer.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cstdlib>
+#include <iostream>
+#include <functional>
 #include <string>
 
 #include "fashion_small.h"
@@ -48,6 +51,19 @@ inline void expect_same_tensors(const std::string& a, const std::string& b) {
     EXPECT_EQ(x.tensors[i].first, y.tensors[i].first);
     EXPECT_TRUE(torch::equal(x.tensors[i].second, y.tensors[i].second)) << x.tensors[i].first;
   }
+}
+
+// Trains `c` (whose out is a fresh folder) until it stops at optimizer step `stop`, as Ctrl-C would stop it, runs
+// `between` on what was saved, resumes to the end, and expects the weights of the uninterrupted run in `full`.
+inline void expect_resume_matches(attncnn::TrainConfig c, int64_t stop, const std::string& full,
+                                  const std::function<void()>& between = {}) {
+  c.max_steps = stop;
+  EXPECT_TRUE(attncnn::train(c, std::cout).interrupted);
+  if (between) between();
+  c.max_steps = 0;
+  c.resume = c.out + "/weights/last.safetensors";
+  EXPECT_TRUE(attncnn::train(c, std::cout).resumed);
+  expect_same_tensors(full + "/weights/last.safetensors", c.out + "/weights/last.safetensors");
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include <attncnn/error.h>
+#include <attncnn/models/checkpoint.h>
 #include <attncnn/train/extras.h>
 
 #include <torch/torch.h>
@@ -10,16 +11,16 @@ namespace attncnn {
 
 namespace {
 
-// Parameters and buffers by state_dict name, detached (sharing storage, so writes reach the module).
+// The module's state_dict, detached (sharing storage, so writes reach the module); optionally floating point only.
 NamedTensors named_state(torch::nn::Module& m, bool floating_only) {
   NamedTensors out;
-  for (const auto& p : m.named_parameters()) out.emplace_back(p.key(), p.value().detach());
-  for (const auto& b : m.named_buffers())
-    if (!floating_only || b.value().is_floating_point()) out.emplace_back(b.key(), b.value().detach());
+  for (const auto& kv : state_dict(m))
+    if (!floating_only || kv.second.is_floating_point()) out.emplace_back(kv.first, kv.second.detach());
   return out;
 }
 
-// Copies `from` into `into` by name: every name of `into` must be present with its shape.
+// Copies `from` into `into` by name: every name of `into` must be present with its shape. (Lookahead's slow copy
+// is not a module, so load_state_dict cannot serve it.)
 void copy_named(const NamedTensors& into, const NamedTensors& from, const std::string& what,
                 const std::string& source) {
   std::map<std::string, const torch::Tensor*> by_name;
@@ -90,13 +91,14 @@ class ModelEma final : public TrainExtra {
     if (!ema_) input_error("model EMA: no model instance given for the average");
     ema_->eval();
     for (auto& p : ema_->parameters()) p.set_requires_grad(false);
-    auto src = named_state(model, false), dst = named_state(*ema_, false);
-    copy_named(dst, src, "model EMA", "model EMA (" + model.config().name + ")");
+    const auto src = named_state(model, false);
+    load_state_dict(*ema_, src, "model EMA (" + model.config().name + ")");
+    // The same architecture lists its tensors in the same order: pair them by position for the foreach updates.
+    const auto dst = named_state(*ema_, false);
     for (size_t i = 0; i < src.size(); ++i) {
       if (src[i].second.is_floating_point()) src_f_.push_back(src[i].second), dst_f_.push_back(dst[i].second);
       else src_i_.push_back(src[i].second), dst_i_.push_back(dst[i].second);
     }
-    all_ = dst;
   }
   std::string name() const override { return "ema"; }
   void after_step(int64_t step, int64_t /*total_steps*/) override {
@@ -111,9 +113,9 @@ class ModelEma final : public TrainExtra {
     }
     for (size_t i = 0; i < dst_i_.size(); ++i) dst_i_[i].copy_(src_i_[i]);
   }
-  NamedTensors state() const override { return cpu_copies(all_); }
+  NamedTensors state() const override { return cpu_copies(state_dict(*ema_)); }
   void load_state(const NamedTensors& tensors, const std::string& source) override {
-    copy_named(all_, tensors, "model EMA", source);
+    load_state_dict(*ema_, tensors, source + " (model EMA)");
   }
   ModelImpl* eval_model() override { return ema_.get(); }
 
@@ -121,7 +123,6 @@ class ModelEma final : public TrainExtra {
   std::shared_ptr<ModelImpl> ema_;
   ModelEmaOptions options_;
   std::vector<torch::Tensor> src_f_, dst_f_, src_i_, dst_i_;
-  NamedTensors all_;
 };
 
 }  // namespace
