@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake ninja-build pkg-config libtorch-dev libpng-dev libjpeg-dev zlib1g-dev
           nlohmann-json3-dev libcli11-dev libgtest-dev dataset-fashion-mnist)
 packages+=(libyaml-cpp-dev)  # train --config YAML files
+packages+=(libgloo-dev)      # data-parallel training on the CPU (c10d Gloo)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -29,7 +29,7 @@ TEST(SettingsTable, KeysFlagsAndDefaultsAreConsistent) {
   ASSERT_EQ(table.size(), train_setting_keys().size());
   const auto defaults = nlohmann::json::parse(train_settings_json(TrainConfig{}));
   std::set<std::string> keys, flags;
-  const std::set<std::string> groups = {"Data", "Model", "Optimisation", "Augmentation", "Evaluation", "Speed", "Output"};
+  const std::set<std::string> groups = {"Data", "Model", "Optimisation", "Augmentation", "Evaluation", "Speed", "Distributed", "Output"};
   for (const auto& s : table) {
     EXPECT_TRUE(keys.insert(s.key).second) << "duplicate key " << s.key;
     EXPECT_TRUE(groups.count(s.group)) << s.key << " in group " << s.group;
@@ -136,7 +136,7 @@ TEST(SettingsTable, TrainHelpShowsEveryFlagByGroupWithDefaults) {
     if (s.negatable) EXPECT_NE(r.out.find("--no-" + s.flags.front().substr(2)), std::string::npos) << s.key;
   }
   size_t last = 0;
-  for (const char* g : {"Data", "Model", "Optimisation", "Augmentation", "Evaluation", "Speed", "Output"}) {
+  for (const char* g : {"Data", "Model", "Optimisation", "Augmentation", "Evaluation", "Speed", "Distributed", "Output"}) {
     const auto at = r.out.find(std::string(g) + ":");
     EXPECT_NE(at, std::string::npos) << g;
     EXPECT_GT(at, last) << g << " out of order";

@@ -1,5 +1,7 @@
 // attncnn train: train a model on a dataset and write a run folder (docs/training.md).
 #include <attncnn/attention/params.h>
+#include <attncnn/dist/env.h>
+#include <attncnn/dist/launch.h>
 #include <attncnn/error.h>
 #include <attncnn/io/files.h>
 #include <attncnn/train/config.h>
@@ -13,6 +15,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
+#include <thread>
 #include <tuple>
 #include <unistd.h>
 
@@ -86,6 +89,12 @@ struct TrainOpts {
   CLI::Option* resume_opt = nullptr;
 };
 
+// A rank started by `--nproc-per-node` (its launcher chose and checked the run folder).
+bool launched_rank() {
+  const char* dir = std::getenv("ATTNCNN_RUN_DIR");
+  return dir && *dir && dist_env_from_environment().distributed();
+}
+
 // The settings layers (a resumed run's args.json, the preset, the config file, the flags given), in that order.
 TrainConfig layered_config(const TrainOpts& o) {
   std::vector<std::pair<std::string, std::string>> given;
@@ -134,6 +143,11 @@ TrainConfig layered_config(const TrainOpts& o) {
   // A run folder named by --name/--project on the command line wins over an `out` from a file: repeating a run
   // with `--config runs/train/exp/args.json --name again` must not train into runs/train/exp again.
   if (!given_text.count("out") && (given_text.count("name") || given_text.count("project"))) cfg.out.clear();
+  // The ranks started by --nproc-per-node train into the folder their launcher chose and checked.
+  if (launched_rank()) {
+    cfg.out = std::getenv("ATTNCNN_RUN_DIR");
+    return cfg;
+  }
   if (cfg.name.empty() || cfg.name == "." || cfg.name == ".." || cfg.name.find('/') != std::string::npos)
     input_error("--name " + cfg.name + ": expected a folder name without '/' (the parent folder is --project)");
   if (cfg.out.empty()) cfg.out = next_run_dir(cfg.project, cfg.name, cfg.exist_ok);
@@ -146,6 +160,18 @@ void refuse_existing_run(const TrainConfig& cfg) {
   if (exists(cfg.out + "/args.json") || exists(cfg.out + "/weights"))
     input_error(cfg.out + ": already holds a run; continue it with --resume " + cfg.out +
                 ", overwrite it with --exist-ok, or choose another --out or --name");
+}
+
+// Starts --nproc-per-node copies of this command as the ranks of a one-machine job, in the run folder chosen here.
+int launch_ranks(const TrainConfig& cfg) {
+  LaunchOptions lo;
+  lo.nproc = cfg.nproc_per_node;
+  lo.grace_s = std::min(30.0, cfg.dist_timeout);  // a job with a failed rank cannot go on; let the rest stop
+  lo.env = {{"ATTNCNN_RUN_DIR", cfg.out}};
+  if (cfg.resume.empty() && !cfg.exist_ok) make_dirs(cfg.out);
+  std::cout << "launching " << cfg.nproc_per_node << " ranks on this machine (run folder " << cfg.out << ")\n"
+            << std::flush;
+  return launch_local(own_command_line(), lo, std::cerr);
 }
 
 }  // namespace
@@ -186,11 +212,26 @@ Runner add_train(CLI::App& app) {
   return [o]() {
     TrainConfig cfg = layered_config(*o);
     validate_train_config(cfg);  // before threads are set or anything is loaded
-    refuse_existing_run(cfg);
-    set_threads(static_cast<int>(cfg.threads));
-    cfg.live = ::isatty(STDOUT_FILENO) != 0;
+    const DistEnv env = dist_env_from_environment();
+    const bool launched = launched_rank();
+    if (!launched) refuse_existing_run(cfg);
+    if (cfg.nproc_per_node > 1 && !launched) {
+      if (env.distributed())
+        input_error("--nproc-per-node " + std::to_string(cfg.nproc_per_node) + ": this process is already rank " +
+                    std::to_string(env.rank) + " of " + std::to_string(env.world_size) + " (set by " +
+                    env.launcher + "); drop --nproc-per-node under a launcher");
+      return launch_ranks(cfg);
+    }
+    // Ranks of one machine share its cores unless --threads says otherwise.
+    int threads = static_cast<int>(cfg.threads);
+    if (threads == 0 && env.local_world_size > 1)
+      threads = static_cast<int>(std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()) /
+                                                          env.local_world_size));
+    set_threads(threads);
+    cfg.live = ::isatty(STDOUT_FILENO) != 0 && !env.distributed();
     install_interrupt_handlers();
     auto r = train(cfg, std::cout);
+    if (env.rank != 0) return r.interrupted ? kExitInterrupted : 0;  // rank 0 reports for the job
     if (r.interrupted) {
       std::cout << std::flush;
       std::cerr << "interrupted: " << cfg.out << "/weights/last.safetensors holds the run at step " << r.steps

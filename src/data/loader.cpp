@@ -21,6 +21,19 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch, bool s
   return order;
 }
 
+std::vector<int64_t> shard_order(const std::vector<int64_t>& order, int64_t rank, int64_t count) {
+  if (count < 1 || rank < 0 || rank >= count)
+    input_error("data shard " + std::to_string(rank) + " of " + std::to_string(count) +
+                ": expected 0 <= rank < count");
+  if (count == 1) return order;
+  const int64_t n = static_cast<int64_t>(order.size());
+  const int64_t per_rank = (n + count - 1) / count;
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(per_rank));
+  for (int64_t k = 0; k < per_rank && n > 0; ++k) out.push_back(order[static_cast<size_t>((rank + k * count) % n)]);
+  return out;
+}
+
 Loader::Loader(const ImageSet& set, LoaderOptions options) : opt_(std::move(options)) {
   if (opt_.batch_size() < 1) input_error("batch size " + std::to_string(opt_.batch_size()) + ": expected at least 1");
   if (opt_.workers() < 0) input_error("workers " + std::to_string(opt_.workers()) + ": expected 0 or more");
@@ -36,6 +49,7 @@ Loader::Loader(const ImageSet& set, LoaderOptions options) : opt_(std::move(opti
   if (static_cast<int64_t>(opt_.transform().mean.size()) != images_.size(1))
     input_error("transform: " + std::to_string(opt_.transform().mean.size()) + " mean value(s) for images with " +
                 std::to_string(images_.size(1)) + " channel(s)");
+  shard_order({}, opt_.shard_rank(), opt_.shard_count());  // validates the shard
   cuda_ = opt_.device().is_cuda() && torch::cuda::is_available();
   batches_ = size();
 }
@@ -43,12 +57,12 @@ Loader::Loader(const ImageSet& set, LoaderOptions options) : opt_(std::move(opti
 Loader::~Loader() { stop(); }
 
 int64_t Loader::samples() const {
-  const int64_t n = labels_.size(0);
+  const int64_t n = (labels_.size(0) + opt_.shard_count() - 1) / opt_.shard_count();
   return opt_.drop_last() ? n / opt_.batch_size() * opt_.batch_size() : n;
 }
 
 int64_t Loader::size() const {
-  const int64_t n = labels_.size(0), bs = opt_.batch_size();
+  const int64_t n = (labels_.size(0) + opt_.shard_count() - 1) / opt_.shard_count(), bs = opt_.batch_size();
   return opt_.drop_last() ? n / bs : (n + bs - 1) / bs;
 }
 
@@ -75,7 +89,8 @@ void Loader::stop() {
 }
 
 void Loader::start() {
-  order_ = epoch_order(labels_.size(0), opt_.seed(), epoch_, opt_.shuffle());
+  order_ = shard_order(epoch_order(labels_.size(0), opt_.seed(), epoch_, opt_.shuffle()), opt_.shard_rank(),
+                       opt_.shard_count());
   consumed_ = 0;
   next_make_ = 0;
   started_ = true;

@@ -19,10 +19,13 @@ SeedNetImpl::SeedNetImpl(const ModelConfig& cfg) : cfg_(cfg) {
   const int64_t width = cfg.model_params.get_int("width", 64);
   const int64_t width3 = cfg.model_params.get_int("width3", 128);
   if (width <= 0 || width3 <= 0) input_error("seed_net: width and width3 must be positive");
+  const std::string norm = cfg.model_params.get_string("norm", "batchnorm");
+  if (norm != "batchnorm" && norm != "none") input_error("seed_net: norm=" + norm + ": expected batchnorm or none");
+  const bool bn = norm == "batchnorm";
   conv1 = register_module("conv1", conv3x3(cfg.in_channels, width));
-  bn1 = register_module("bn1", torch::nn::BatchNorm2d(width));
+  if (bn) bn1 = register_module("bn1", torch::nn::BatchNorm2d(width));
   conv2 = register_module("conv2", conv3x3(width, width));
-  bn2 = register_module("bn2", torch::nn::BatchNorm2d(width));
+  if (bn) bn2 = register_module("bn2", torch::nn::BatchNorm2d(width));
   attn = create_attention(cfg.attn, width, cfg.attn_params);
   if (attn) {
     if (attn->output() != AttnOutput::Reweight)
@@ -31,7 +34,7 @@ SeedNetImpl::SeedNetImpl(const ModelConfig& cfg) : cfg_(cfg) {
     register_module("attn", attn);
   }
   conv3 = register_module("conv3", conv3x3(width, width3));
-  bn3 = register_module("bn3", torch::nn::BatchNorm2d(width3));
+  if (bn) bn3 = register_module("bn3", torch::nn::BatchNorm2d(width3));
   int64_t features = width3;
   if (cfg.head == "attnpool") {
     pool = create_attention("attnpool", width3, cfg.head_params);
@@ -44,10 +47,11 @@ SeedNetImpl::SeedNetImpl(const ModelConfig& cfg) : cfg_(cfg) {
 torch::Tensor SeedNetImpl::forward_features(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == cfg_.in_channels, "seed_net: expected input N×", cfg_.in_channels,
               "×H×W, got ", x.sizes());
-  auto y = capture_point("conv1", torch::relu(bn1->forward(conv1->forward(x))));
-  y = capture_point("conv2", torch::relu(bn2->forward(conv2->forward(y))));
+  auto norm = [](torch::nn::BatchNorm2d& bn, const torch::Tensor& t) { return bn ? bn->forward(t) : t; };
+  auto y = capture_point("conv1", torch::relu(norm(bn1, conv1->forward(x))));
+  y = capture_point("conv2", torch::relu(norm(bn2, conv2->forward(y))));
   if (attn) y = capture_point("attn", attn->forward(y));
-  return capture_point("conv3", torch::relu(bn3->forward(conv3->forward(y))));
+  return capture_point("conv3", torch::relu(norm(bn3, conv3->forward(y))));
 }
 
 torch::Tensor SeedNetImpl::forward(const torch::Tensor& x) {
@@ -58,7 +62,7 @@ torch::Tensor SeedNetImpl::forward(const torch::Tensor& x) {
 
 void register_seed_net() {
   register_model({"seed_net", "the origin network: 3 conv-BN-ReLU, spatial attention after the second, pooled logits",
-                  {"width", "width3"},
+                  {"width", "width3", "norm"},
                   [](const ModelConfig& cfg) -> Model { return std::make_shared<SeedNetImpl>(cfg); }, {1, 28, 28}, 10});
 }
 

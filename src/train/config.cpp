@@ -278,6 +278,19 @@ std::vector<Setting> build_settings() {
   t.add("cudnn_benchmark", &C::cudnn_benchmark,
         "Let cuDNN time its algorithms for each new shape (off saves start-up time)").negatable();
 
+  t.group("Distributed");
+  t.add("nproc_per_node", &C::nproc_per_node,
+        "Start N training processes on this machine (data-parallel; each takes --batch-size, the global batch is "
+        "N times it)").at_least(1).at_most(1024);
+  t.add("dist_backend", &C::dist_backend, "c10d backend: auto (nccl on CUDA, gloo on the CPU), gloo or nccl")
+      .one_of({"auto", "gloo", "nccl"});
+  t.add("dist_timeout", &C::dist_timeout,
+        "Seconds a rank waits for the others (rendezvous, collectives) before it stops with an error")
+      .above(0).at_most(86400 * 7);
+  t.add("bucket_cap_mb", &C::bucket_cap_mb, "Gradient bucket size in MB for the all-reduce that overlaps backward")
+      .above(0).at_most(4096);
+  t.add("world_size", &C::world_size, "Ranks of the run (set from the environment)").no_cli().at_least(1);
+
   t.group("Output");
   t.add("project", &C::project, "Parent folder of run folders");
   t.add("name", &C::name, "Run folder name (numbered exp, exp2, ... unless --exist-ok)");

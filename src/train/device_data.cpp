@@ -40,13 +40,14 @@ DeviceBatches::DeviceBatches(const ImageSet& set, const torch::Device& device, c
 }
 
 int64_t DeviceBatches::batches_per_epoch() const {
-  const int64_t n = labels_.size(0);
+  const int64_t n = size();
   return opts_.drop_last ? n / opts_.batch_size : (n + opts_.batch_size - 1) / opts_.batch_size;
 }
 
 void DeviceBatches::start_epoch(uint64_t seed, int64_t epoch) {
-  const int64_t n = labels_.size(0);
-  const std::vector<int64_t> order = epoch_order(n, seed, epoch);
+  const std::vector<int64_t> order =
+      shard_order(epoch_order(labels_.size(0), seed, epoch), opts_.shard_rank, opts_.shard_count);
+  const int64_t n = static_cast<int64_t>(order.size());
   // The same functions as the host loader, evaluated here once per epoch; one copy to the device instead of one
   // per batch.
   auto plan = torch::empty({4, n}, torch::kLong);
@@ -64,10 +65,10 @@ void DeviceBatches::start_epoch(uint64_t seed, int64_t epoch) {
   pos_ = 0;
 }
 
-void DeviceBatches::skip(int64_t n) { pos_ = std::min(labels_.size(0), pos_ + n * opts_.batch_size); }
+void DeviceBatches::skip(int64_t n) { pos_ = std::min(plan_.size(1), pos_ + n * opts_.batch_size); }
 
 bool DeviceBatches::next(torch::Tensor& images, torch::Tensor& labels) {
-  const int64_t n = labels_.size(0);
+  const int64_t n = plan_.size(1);
   if (pos_ >= n || (opts_.drop_last && pos_ + opts_.batch_size > n)) return false;
   const int64_t end = std::min(n, pos_ + opts_.batch_size);
   auto idx = plan_[0].slice(0, pos_, end);

@@ -1,6 +1,9 @@
 // The training engine: setup, epochs of optimizer steps, and evaluate-and-save, with extras (EMA, Lookahead) that
 // run after each step and keep their state in the checkpoint.
 #include <attncnn/data/loader.h>
+#include <attncnn/dist/buckets.h>
+#include <attncnn/dist/env.h>
+#include <attncnn/dist/process_group.h>
 #include <attncnn/data/transforms.h>
 #include <attncnn/error.h>
 #include <attncnn/io/files.h>
@@ -18,6 +21,7 @@
 #include <attncnn/train/perf.h>
 #include <attncnn/train/trainer.h>
 
+#include <c10/core/impl/VirtualGuardImpl.h>
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
@@ -136,10 +140,15 @@ class Engine {
   int64_t train_step(int64_t epoch, int64_t batch, EpochSums& sums);
   void log_progress(int64_t epoch, int64_t batch, const EpochSums& sums, Clock::time_point t_epoch,
                     int64_t first_batch, int64_t seen_before);
-  void stop_inside(int64_t epoch, int64_t batch, const EpochSums& sums, double seconds);
-  bool finish_epoch(int64_t epoch, const EpochSums& sums, double epoch_seconds);
+  void stop_inside(int64_t epoch, int64_t batch, EpochSums& sums, double seconds);
+  bool finish_epoch(int64_t epoch, EpochSums& sums, double epoch_seconds);
   void snapshot(int64_t epochs_done, int64_t batch, double loss_sum, int64_t correct, int64_t seen, double seconds);
   [[noreturn]] void fail_nonfinite(int64_t bad_step, int64_t epoch);
+  void start_distributed();
+  bool should_stop();
+  bool agree(bool local);
+  void reduce_sums(EpochSums& sums);
+  bool main() const { return !pg_ || pg_->rank() == 0; }
   void check_finite(int64_t epoch) {
     const int64_t bad = watch_->first();
     if (bad >= 0) fail_nonfinite(bad, epoch);
@@ -174,6 +183,10 @@ class Engine {
   std::vector<double> group_lr_scale_;
   MixOptions mix_;
   std::string initial_note_;  // what --initial-checkpoint loaded, for the start-up lines
+  DistEnv env_;
+  std::unique_ptr<ProcessGroup> pg_;          // data-parallel runs only
+  std::unique_ptr<GradientBuckets> buckets_;
+  int64_t recorded_world_ = 1;                // the world size a resumed run was started with
 };
 
 void Engine::load_data() {
@@ -249,7 +262,9 @@ void Engine::build_batches() {
     input_error("--cuda-graph: the device is " + device_.str() + "; CUDA graphs need --device cuda");
   if (cfg_.cuda_graph && !on_device_)
     input_error("--cuda-graph: --augment " + cfg_.augment + " needs the host loader; graphs need device data");
-  const int64_t n = train_set_.size();
+  // Each rank trains on its share of every epoch's order (all of it in a one-process run).
+  const int64_t world = pg_ ? pg_->world_size() : 1, rank = pg_ ? pg_->rank() : 0;
+  const int64_t n = (train_set_.size() + world - 1) / world;
   if (cfg_.cuda_graph && n < cfg_.batch_size)
     input_error("--cuda-graph: " + std::to_string(n) + " training images are fewer than one batch of " +
                 std::to_string(cfg_.batch_size) + " (graph steps use full batches only)");
@@ -266,6 +281,8 @@ void Engine::build_batches() {
     dbo.flip_prob = tf_.hflip;
     dbo.alternate_flip = tf_.flip_mode == "alternate";
     dbo.channels_last = cfg_.channels_last;
+    dbo.shard_rank = rank;
+    dbo.shard_count = world;
     device_batches_ = std::make_unique<DeviceBatches>(train_set_, device_, dbo, tf_.mean, tf_.std);
   } else {
     // Workers overlap gathering and augmentation with the step. On the CPU the step already uses every core, so
@@ -273,7 +290,8 @@ void Engine::build_batches() {
     const int workers = cfg_.workers >= 0 ? static_cast<int>(cfg_.workers)
                                           : (device_.is_cuda() ? 4 : (tf_.is_random() ? 1 : 0));
     loader_ = std::make_unique<Loader>(
-        train_set_, LoaderOptions(cfg_.batch_size).seed(cfg_.seed).workers(workers).transform(tf_).device(device_));
+        train_set_, LoaderOptions(cfg_.batch_size).seed(cfg_.seed).workers(workers).transform(tf_).device(device_)
+                        .shard_rank(rank).shard_count(world));
   }
 }
 
@@ -293,6 +311,10 @@ void Engine::resume() {
     input_error(sp + ": stopped inside epoch " + std::to_string(st_.epoch + 1) + " with batch size " +
                 std::to_string(st_.batch_size) + " (" + std::to_string(st_.steps_per_epoch) +
                 " steps per epoch); resume with the same --batch-size, --grad-accum-steps and --fraction");
+  if (st_.batch > 0 && recorded_world_ != cfg_.world_size)
+    input_error(sp + ": stopped inside epoch " + std::to_string(st_.epoch + 1) + " of a run on " +
+                std::to_string(recorded_world_) + " rank(s), this one has " + std::to_string(cfg_.world_size) +
+                "; resume inside an epoch with the same number of ranks");
   if (st_.epoch >= cfg_.epochs)
     input_error(cfg_.out + ": nothing to resume: the run has finished " + std::to_string(st_.epoch) + " of " +
                 std::to_string(cfg_.epochs) + " epoch(s); pass --epochs N (more than " + std::to_string(st_.epoch) +
@@ -323,6 +345,7 @@ void Engine::setup() {
   set_deterministic(cfg_.deterministic);
   torch::manual_seed(cfg_.seed);
   device_ = resolve_device(cfg_.device);
+  start_distributed();
   load_data();
   mix_.mixup_alpha = cfg_.mixup;
   mix_.cutmix_alpha = cfg_.cutmix;
@@ -349,13 +372,25 @@ void Engine::setup() {
     resume();
     load_extras_state(extras_, st_.extra_tensors, state_path_for(cfg_.resume));
   }
+  if (pg_) {
+    // Every rank starts from rank 0's weights (they agree already when seeded alike; this makes it a rule).
+    std::vector<torch::Tensor> state;
+    for (auto& t : model_->parameters()) state.push_back(t.detach());
+    for (auto& t : model_->buffers()) state.push_back(t);
+    if (ema_model_)
+      for (auto& t : ema_model_->parameters()) state.push_back(t.detach());
+    pg_->broadcast(state);
+    buckets_ = std::make_unique<GradientBuckets>(model_->parameters(), *pg_, cfg_.bucket_cap_mb);
+  }
   st_.batch_size = cfg_.batch_size;
   st_.steps_per_epoch = steps_per_epoch_;
   st_.optimizer = cfg_.optimizer;
-  make_dirs(cfg_.out + "/weights");
-  TrainConfig record = cfg_;
-  record.threads = torch::get_num_threads();
-  atomic_write(cfg_.out + "/args.json", train_settings_json(record));
+  if (main()) {
+    make_dirs(cfg_.out + "/weights");
+    TrainConfig record = cfg_;
+    record.threads = torch::get_num_threads();
+    atomic_write(cfg_.out + "/args.json", train_settings_json(record));
+  }
   title_ = mc_.name + " + " + mc_.attn + " on " + cfg_.data;
   group_lr_scale_ = {1.0, cfg_.bias_lr_scale};  // weights, then norms and biases
   watch_ = std::make_unique<NonFiniteWatch>(device_);
@@ -376,6 +411,11 @@ void Engine::log_start() {
        << cfg_.optimizer << " lr " << cfg_.lr << " " << cfg_.schedule << ", device " << device_.str() << ", "
        << torch::get_num_threads() << " thread(s)" << (cfg_.deterministic ? ", deterministic" : "")
        << (ema_model_ ? ", model EMA " + num(cfg_.model_ema_decay) : "") << "\n";
+  if (pg_)
+    log_ << "data-parallel: " << pg_->world_size() << " rank(s) (" << pg_->backend() << ", " << env_.launcher
+         << "), batch " << cfg_.batch_size << " per rank, global batch " << cfg_.batch_size * pg_->world_size()
+         << (cfg_.grad_accum_steps > 1 ? " x " + std::to_string(cfg_.grad_accum_steps) + " accumulated" : "")
+         << "\n";
   if (!initial_note_.empty()) log_ << initial_note_ << "\n";
   if (result_.resumed)
     log_ << "resuming " << cfg_.out << " at epoch " << st_.epoch + 1 << ", batch " << st_.batch << "/"
@@ -402,7 +442,7 @@ void Engine::snapshot(int64_t epochs_done, int64_t batch, double loss_sum, int64
   st_.optimizer_tensors = optimizer_state(*optimizer_, *model_);
   st_.extra_tensors = extras_state(extras_);
   info_.step = step_;
-  save_resumable_checkpoint(result_.last_weights, *model_, info_, st_);
+  if (main()) save_resumable_checkpoint(result_.last_weights, *model_, info_, st_);
 }
 
 void Engine::fail_nonfinite(int64_t bad_step, int64_t epoch) {
@@ -431,6 +471,7 @@ int64_t Engine::train_step(int64_t epoch, int64_t batch, EpochSums& sums) {
     if (cfg_.channels_last) b.images = b.images.contiguous(at::MemoryFormat::ChannelsLast);
     torch::Tensor logits, loss;
     if (cfg_.cuda_graph) {
+      if (buckets_) buckets_->set_sync(false);  // replays run no hooks: the gradients are reduced after the step
       if (!graph_) graph_ = std::make_unique<GraphedStep>(*model_, b.images, b.labels, cfg_.amp, cfg_.label_smoothing);
       graph_->run(b.images, b.labels);
       logits = graph_->logits();
@@ -447,7 +488,9 @@ int64_t Engine::train_step(int64_t epoch, int64_t batch, EpochSums& sums) {
         loss = target.defined() ? soft_target_cross_entropy(logits, target)
                                 : torch::nn::functional::cross_entropy(logits, b.labels, ce);
       }
-      // Each batch's mean loss counts 1/k: k batches of B/k sum to the gradient of one batch of B.
+      // Each batch's mean loss counts 1/k: k batches of B/k sum to the gradient of one batch of B. Only the last
+      // batch's backward starts the all-reduce (of the accumulated gradients).
+      if (buckets_) buckets_->set_sync(j == k - 1);
       (k > 1 ? loss / static_cast<double>(k) : loss).backward();
     }
     watch_->record(loss, step_ + 1);
@@ -456,6 +499,7 @@ int64_t Engine::train_step(int64_t epoch, int64_t batch, EpochSums& sums) {
     sums.correct += logits.detach().argmax(1).eq(b.labels).sum();
     sums.seen += m;
   }
+  if (buckets_) cfg_.cuda_graph ? buckets_->reduce_all() : buckets_->finish();
   if (cfg_.clip_grad > 0) clip_gradients(*model_, cfg_.clip_grad, cfg_.clip_mode);
   optimizer_->step();
   ++step_;
@@ -479,8 +523,9 @@ void Engine::log_progress(int64_t epoch, int64_t batch, const EpochSums& sums, C
   else log_ << line.str() << "\n" << std::flush;
 }
 
-void Engine::stop_inside(int64_t epoch, int64_t batch, const EpochSums& sums, double seconds) {
+void Engine::stop_inside(int64_t epoch, int64_t batch, EpochSums& sums, double seconds) {
   check_finite(epoch);
+  reduce_sums(sums);
   snapshot(epoch - 1, batch, sums.loss_sum.item<double>(), sums.correct.item<int64_t>(), sums.seen, seconds);
   if (!cfg_.quiet) {
     if (cfg_.live) log_ << "\r\x1b[K";
@@ -512,16 +557,18 @@ bool Engine::run_epoch(int64_t epoch) {
       loader_->next(skipped);
     }
   }
+  // The sums saved by a stop are over all ranks; rank 0 carries them on.
+  const bool carry = continuing && main();
   EpochSums sums;
-  sums.loss_sum = torch::full({}, continuing ? st_.partial_loss_sum : 0.0,
+  sums.loss_sum = torch::full({}, carry ? st_.partial_loss_sum : 0.0,
                               torch::TensorOptions().dtype(torch::kDouble).device(device_));
-  sums.correct = torch::full({}, continuing ? st_.partial_correct : int64_t{0},
+  sums.correct = torch::full({}, carry ? st_.partial_correct : int64_t{0},
                              torch::TensorOptions().dtype(torch::kLong).device(device_));
-  sums.seen = continuing ? st_.partial_seen : 0;
+  sums.seen = carry ? st_.partial_seen : 0;
   const int64_t seen_before = sums.seen;
   auto last_draw = Clock::now();
   for (int64_t b = first_batch; b < batches_per_epoch_;) {
-    if (stop_requested() || (cfg_.max_steps > 0 && step_ >= cfg_.max_steps)) {
+    if (should_stop()) {
       stop_inside(epoch, b, sums, prior_seconds + seconds_since(t_epoch));
       return false;
     }
@@ -540,10 +587,12 @@ bool Engine::run_epoch(int64_t epoch) {
 }
 
 // Evaluation (every eval_every epochs and after the last), metrics, checkpoints. False when a stop was requested.
-bool Engine::finish_epoch(int64_t epoch, const EpochSums& sums, double epoch_s) {
+bool Engine::finish_epoch(int64_t epoch, EpochSums& sums, double epoch_s) {
+  reduce_sums(sums);
   const double train_loss = sums.loss_sum.item<double>() / std::max<int64_t>(1, sums.seen);
   const double train_acc = 100.0 * sums.correct.item<int64_t>() / std::max<int64_t>(1, sums.seen);
-  const bool evaluate_now = epoch == cfg_.epochs || (cfg_.eval_every > 0 && epoch % cfg_.eval_every == 0);
+  // Rank 0 evaluates; the others go on to the next epoch and wait for it at their first collective.
+  const bool evaluate_now = main() && (epoch == cfg_.epochs || (cfg_.eval_every > 0 && epoch % cfg_.eval_every == 0));
   EvalResult ev, ev_ema;
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const auto t_eval = Clock::now();
@@ -584,16 +633,16 @@ bool Engine::finish_epoch(int64_t epoch, const EpochSums& sums, double epoch_s) 
     info_.metrics["val_top5"] = ev.top5;
   }
   const auto t_save = Clock::now();
-  const bool stop_now = stop_requested();  // read once: a stop after this epoch must find it saved
+  const bool stop_now = agree(stop_requested());  // read once: a stop after this epoch must find it saved
   const bool save_now = epoch == cfg_.epochs || stop_now || (cfg_.save_every > 0 && epoch % cfg_.save_every == 0);
   if (save_now) snapshot(epoch, 0, 0.0, 0, 0, 0.0);
-  if (best) {
+  if (best && main()) {
     CheckpointInfo best_info = info_;
     if (ema_model_)
       best_info.metrics = {{"val_loss", ev_ema.loss}, {"val_top1", ev_ema.top1}, {"val_top5", ev_ema.top5}, {"ema", 1}};
     save_checkpoint(result_.best_weights, ema_model_ ? *ema_model_ : *model_, best_info);
   }
-  write_metrics_files(cfg_.out, st_.history, title_);
+  if (main()) write_metrics_files(cfg_.out, st_.history, title_);
   result_.save_seconds += seconds_since(t_save);
   if (!cfg_.quiet) {
     if (cfg_.live) log_ << "\r\x1b[K";
@@ -619,6 +668,51 @@ bool Engine::finish_epoch(int64_t epoch, const EpochSums& sums, double epoch_s) 
     return false;
   }
   return true;
+}
+
+// Joins the data-parallel job described by the environment (torchrun, Slurm or --nproc-per-node); nothing
+// otherwise.
+void Engine::start_distributed() {
+  recorded_world_ = cfg_.world_size;
+  env_ = dist_env_from_environment();
+  cfg_.world_size = env_.world_size;
+  if (!env_.distributed()) return;
+  if (device_.is_cuda() && cfg_.device.find(':') == std::string::npos) {
+    // One GPU per local rank; ranks beyond the GPU count share them (Gloo allows it, NCCL does not).
+    const int64_t count = std::max<int64_t>(1, static_cast<int64_t>(torch::cuda::device_count()));
+    device_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env_.local_rank % count));
+  }
+  if (device_.is_cuda()) c10::impl::VirtualGuardImpl(c10::DeviceType::CUDA).setDevice(device_);
+  pg_ = std::make_unique<ProcessGroup>(env_, cfg_.dist_backend, device_, cfg_.dist_timeout);
+  if (!main()) cfg_.quiet = true;
+}
+
+// True on every rank when any rank was asked to stop (checked in step with the others), or at max_steps.
+bool Engine::should_stop() {
+  const bool steps_done = cfg_.max_steps > 0 && step_ >= cfg_.max_steps;
+  if (!pg_ || steps_done) return steps_done || stop_requested();
+  // On a GPU the check costs a host synchronisation, so it runs every 20 steps there.
+  if (device_.is_cuda() && step_ % 20 != 0) return false;
+  return agree(stop_requested());
+}
+
+bool Engine::agree(bool local) {
+  if (!pg_) return local;
+  const auto where = pg_->backend() == "nccl" ? device_ : torch::Device(torch::kCPU);
+  auto flag = torch::full({1}, local ? 1 : 0, torch::TensorOptions().dtype(torch::kInt).device(where));
+  pg_->allreduce_max(flag);
+  return flag.item<int>() != 0;
+}
+
+// The epoch's running sums over all ranks (in place): logs and saved states count every rank's samples.
+void Engine::reduce_sums(EpochSums& sums) {
+  if (!pg_) return;
+  auto v = torch::stack({sums.loss_sum.to(torch::kDouble), sums.correct.to(torch::kDouble),
+                         torch::full({}, static_cast<double>(sums.seen), sums.loss_sum.options().dtype(torch::kDouble))});
+  pg_->allreduce_sum(v);
+  sums.loss_sum = v[0].clone();
+  sums.correct = v[1].to(torch::kLong);
+  sums.seen = static_cast<int64_t>(std::llround(v[2].item<double>()));
 }
 
 TrainResult Engine::run() {

@@ -55,6 +55,9 @@ struct LoaderOptions {
   TORCH_ARG(Transform, transform);     ///< mean/std are fitted on the set when empty
   TORCH_ARG(bool, augment) = true;     ///< false: only transform.eval_part() runs
   TORCH_ARG(torch::Device, device) = torch::kCPU;
+  /// Data-parallel share: this loader delivers shard_order(order, shard_rank, shard_count) of each epoch's order.
+  TORCH_ARG(int64_t, shard_rank) = 0;
+  TORCH_ARG(int64_t, shard_count) = 1;
   /// Runs in a worker on each transformed uint8 batch (n×C×H×W, may be modified in place) with its dataset
   /// indices, before normalisation: a place for custom augmentation. Its exceptions reach next().
   TORCH_ARG(BatchHook, on_batch);
@@ -116,5 +119,11 @@ class Loader {
 
 /// The sample order of one epoch: a permutation of 0..n-1 from (seed, epoch), or 0..n-1 when shuffle is false.
 std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch, bool shuffle = true);
+
+/// Rank `rank`'s share of an epoch order split over `count` ranks: positions rank, rank + count, ... of the order
+/// padded to a multiple of `count` by repeating its start (as PyTorch's DistributedSampler), so every rank gets
+/// ceil(n / count) samples and batch k of all ranks together is batch k of one rank with count times the batch
+/// size. Throws attncnn::Error (input) unless 0 <= rank < count.
+std::vector<int64_t> shard_order(const std::vector<int64_t>& order, int64_t rank, int64_t count);
 
 }  // namespace attncnn

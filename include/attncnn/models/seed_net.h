@@ -10,7 +10,8 @@
 /// The origin ends in a 1×1 conv (128→10) and no pooling; a 1×1 conv followed by global average pooling equals
 /// pooling followed by a linear layer, so `fc` holds that conv's weights as a linear layer and the network ends
 /// in logits. Input N×in_channels×H×W (any H, W ≥ 1); output N×num_classes.
-/// model_params: width (64), width3 (128).
+/// model_params: width (64), width3 (128), norm (batchnorm, or none: no normalisation layers, e.g. to compare
+/// data-parallel runs exactly with one-process runs).
 #include <attncnn/attention/base.h>
 #include <attncnn/models/model.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -28,7 +29,7 @@ class SeedNetImpl : public ModelImpl {
   const ModelConfig& config() const override { return cfg_; }
 
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};  ///< nullptr with norm=none
   Attention attn;  ///< nullptr for none
   Attention pool;  ///< nullptr for average pooling
   torch::nn::Linear fc{nullptr};

@@ -83,6 +83,13 @@ struct TrainConfig {
   bool cudnn_benchmark = true;      ///< let cuDNN time its algorithms for each new shape (costs time at start-up)
   bool cuda_graph = false;          ///< capture forward+loss+backward as one CUDA graph (needs device data; drops
                                     ///< the last partial batch of each epoch so every step has the same shape)
+  // distributed (docs/distributed.md)
+  int64_t nproc_per_node = 1;       ///< processes the command starts on this machine (1: none; torchrun/Slurm set
+                                    ///< RANK/WORLD_SIZE instead)
+  std::string dist_backend = "auto";  ///< auto (nccl on CUDA, gloo on the CPU) | gloo | nccl
+  double dist_timeout = 1800;       ///< seconds a rank waits for the others before it stops with an error
+  double bucket_cap_mb = 25;        ///< gradient bucket size for the overlapped all-reduce
+  int64_t world_size = 1;           ///< ranks of the run (recorded only; set from the environment)
   // output
   std::string project = "runs/train";  ///< parent of numbered run folders (used when out is empty)
   std::string name = "exp";
@@ -104,7 +111,7 @@ struct SettingInfo {
   std::string key;               ///< args.json / config-file key
   std::vector<std::string> flags;  ///< command-line names, the long one first ("--batch-size", "-b")
   std::string type;              ///< "string", "int", "number", "bool" or "options" (key=value list)
-  std::string group;             ///< Data, Model, Optimisation, Augmentation, Evaluation, Speed, Output
+  std::string group;             ///< Data, Model, Optimisation, Augmentation, Evaluation, Speed, Distributed, Output
   std::string help;
   std::string default_text;      ///< the default as a flag would be written ("" for an empty string)
   std::string allowed;           ///< the allowed values or range in words ("adamw, sgd", "> 0", "[0, 1)"); may be ""

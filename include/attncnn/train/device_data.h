@@ -34,6 +34,8 @@ struct DeviceBatchOptions {
   bool reflect = false;      ///< pad by mirroring the image instead of with zeros
   double flip_prob = 0.5;
   bool alternate_flip = false;  ///< each image's flip drawn once (from the seed), then inverted every other epoch
+  int64_t shard_rank = 0;   ///< data-parallel share of each epoch: shard_order(order, shard_rank, shard_count)
+  int64_t shard_count = 1;
 };
 
 /// The crop and flip options that repeat `tf` on h×w images (batch size, drop_last and channels_last stay at their
@@ -54,7 +56,8 @@ class DeviceBatches {
   /// Skips the next `n` batches of this epoch (a resumed run continues where it stopped).
   void skip(int64_t n);
   int64_t batches_per_epoch() const;
-  int64_t size() const { return labels_.size(0); }
+  /// Samples per epoch (this rank's share).
+  int64_t size() const { return (labels_.size(0) + opts_.shard_count - 1) / opts_.shard_count; }
 
  private:
   torch::Tensor images_, labels_;
