@@ -5,6 +5,14 @@
 // A training step is forward, cross-entropy, backward and an SGD (momentum 0.9) step, multi-tensor (ForeachSGD)
 // unless --no-foreach asks for libtorch's per-parameter SGD; inference is a forward pass
 // under no_grad in eval mode. Warm-up steps (cuDNN autotuning, allocator growth) are not timed.
+//
+// --dist makes the step data-parallel as `attncnn train` does (gradient buckets all-reduced from autograd hooks,
+// averaged before the step) in the job the environment describes; images/s is per rank:
+//
+//   RANK=0 WORLD_SIZE=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=29511 bench_train --dist --model resnet50 --attn se ...
+#include <attncnn/dist/buckets.h>
+#include <attncnn/dist/env.h>
+#include <attncnn/dist/process_group.h>
 #include <attncnn/error.h>
 #include <attncnn/models/model.h>
 #include <attncnn/train/optim.h>
@@ -35,7 +43,9 @@ int main(int argc, char** argv) {
   std::string input = "3x32x32", model_opt, attn_opt, device_name = "auto", mode = "both";
   int64_t batch = 256, steps = 50, warmup = 10;
   PerfOptions perf;
-  bool foreach = true, cuda_graph = false;
+  bool foreach = true, cuda_graph = false, dist = false;
+  std::string dist_backend = "auto";
+  double bucket_cap_mb = 25;
   app.add_option("--model", cfg.name);
   app.add_option("--attn", cfg.attn);
   app.add_option("--attn-opt", attn_opt);
@@ -54,6 +64,9 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-tf32", perf.tf32);
   app.add_flag("!--no-foreach", foreach, "per-parameter torch::optim::SGD instead of ForeachSGD");
   app.add_flag("--cuda-graph", cuda_graph, "replay forward+loss+backward as one captured CUDA graph");
+  app.add_flag("--dist", dist, "data-parallel step in the job of the environment (RANK, WORLD_SIZE, MASTER_*)");
+  app.add_option("--dist-backend", dist_backend, "auto, gloo or nccl");
+  app.add_option("--bucket-cap-mb", bucket_cap_mb);
   CLI11_PARSE(app, argc, argv);
   try {
     cfg.attn_params = Params::parse(attn_opt);
@@ -62,12 +75,30 @@ int main(int argc, char** argv) {
     if (std::sscanf(input.c_str(), "%ldx%ldx%ld", &c, &h, &w) != 3) input_error("--input " + input + ": expected CxHxW");
     cfg.in_channels = c;
     cfg.image_size = h;
-    const auto device = resolve_device(device_name);
+    auto device = resolve_device(device_name);
+    DistEnv env;
+    std::unique_ptr<ProcessGroup> pg;
+    if (dist) {
+      env = dist_env_from_environment();
+      if (!env.distributed()) input_error("--dist: set RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (torchrun does)");
+      if (device.is_cuda() && device_name.find(':') == std::string::npos)
+        device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(
+                                                 env.local_rank % std::max<int64_t>(1, torch::cuda::device_count())));
+      pg = std::make_unique<ProcessGroup>(env, dist_backend, device, 600);
+    }
     apply_backend_settings(perf, device);
     torch::manual_seed(0);
     auto model = create_model(cfg);
     model->to(device);
     if (perf.channels_last) to_channels_last(*model);
+    std::unique_ptr<GradientBuckets> buckets;
+    if (pg) {
+      std::vector<torch::Tensor> state;
+      for (auto& t : model->parameters()) state.push_back(t.detach());
+      pg->broadcast(state);
+      buckets = std::make_unique<GradientBuckets>(model->parameters(), *pg, bucket_cap_mb);
+      if (cuda_graph) buckets->set_sync(false);
+    }
     auto fmt = perf.channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
     auto x = torch::randn({batch, c, h, w}, torch::TensorOptions().device(device)).contiguous(fmt);
     auto y = torch::randint(cfg.num_classes, {batch}, torch::TensorOptions().dtype(torch::kLong).device(device));
@@ -85,6 +116,8 @@ int main(int argc, char** argv) {
     out["cuda_graph"] = cuda_graph;
     out["device"] = device.str();
     out["params"] = params;
+    out["world_size"] = pg ? pg->world_size() : 0;
+    if (pg) out["dist_backend"] = pg->backend(), out["rank"] = pg->rank();
     if (mode == "train" || mode == "both") {
       const auto sgd = torch::optim::SGDOptions(0.01).momentum(0.9);
       std::unique_ptr<torch::optim::Optimizer> opt;
@@ -96,6 +129,7 @@ int main(int argc, char** argv) {
       auto step = [&] {
         if (graph) {
           graph->run(x, y);
+          if (buckets) buckets->reduce_all();
           opt->step();
           return;
         }
@@ -106,6 +140,7 @@ int main(int argc, char** argv) {
           loss = torch::nn::functional::cross_entropy(model->forward(x), y);
         }
         loss.backward();
+        if (buckets) buckets->finish();
         opt->step();
       };
       for (int64_t i = 0; i < warmup; ++i) step();
