@@ -64,6 +64,18 @@ std::string tiny_flags(const std::string& model_opt = "width=4,width3=8,norm=non
          " --lr 0.01 --device cpu --deterministic --threads 1" + (quiet ? " -q" : "");
 }
 
+bool have_gloo() {
+  const auto b = available_dist_backends();
+  return std::find(b.begin(), b.end(), "gloo") != b.end();
+}
+
+#ifdef ATTNCNN_REQUIRE_GLOO
+#define SKIP_WITHOUT_GLOO() ASSERT_TRUE(have_gloo()) << "this CPU build has no Gloo (install libgloo-dev)"
+#else
+#define SKIP_WITHOUT_GLOO() \
+  if (!have_gloo()) GTEST_SKIP() << "this libtorch has no Gloo headers (PyTorch's CUDA wheels ship none)"
+#endif
+
 // A port for a one-process group, different for concurrent test processes.
 std::string own_port() { return std::to_string(20000 + ::getpid() % 20000); }
 
@@ -248,9 +260,7 @@ TEST(ProcessGroup, AWorldOfOneReducesToItselfAndNamesBadBackends) {
               ProcessGroup pg(dist_env_from_environment(), "mpi", torch::kCPU, 10);
             }).find("--dist-backend mpi"),
             std::string::npos);
-  const auto backends = available_dist_backends();
-  ASSERT_TRUE(std::find(backends.begin(), backends.end(), "gloo") != backends.end())
-      << "this build has no Gloo (install libgloo-dev)";
+  SKIP_WITHOUT_GLOO();
   ProcessGroup pg(dist_env_from_environment(), "auto", torch::kCPU, 30);
   EXPECT_EQ(pg.backend(), "gloo");
   auto t = torch::arange(5, torch::kFloat);
@@ -265,14 +275,15 @@ TEST(ProcessGroup, AWorldOfOneReducesToItselfAndNamesBadBackends) {
 
 // Gradients through the buckets (a world of one averages over itself) equal plain backward's, accumulation
 // included, and land in every parameter even when a bucket boundary splits the model.
-TEST(GradientBuckets, HooksDeliverTheSameGradientsAsPlainBackward) {
+void expect_bucket_gradients_match(const std::string& backend, const torch::Device& device) {
   ScopedEnv e({{"RANK", "0"}, {"WORLD_SIZE", "1"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", own_port()}});
-  ProcessGroup pg(dist_env_from_environment(), "gloo", torch::kCPU, 30);
+  ProcessGroup pg(dist_env_from_environment(), backend, device, 30);
   torch::manual_seed(1);
   torch::nn::Sequential net(torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 8, 3)), torch::nn::ReLU(),
                             torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 4, 3)), torch::nn::Flatten(),
                             torch::nn::Linear(4 * 3 * 3, 5));
-  auto x1 = torch::randn({4, 3, 7, 7}), x2 = torch::randn({4, 3, 7, 7});
+  net->to(device);
+  auto x1 = torch::randn({4, 3, 7, 7}).to(device), x2 = torch::randn({4, 3, 7, 7}).to(device);
   auto reference = [&](bool accumulate) {
     for (auto& p : net->parameters()) p.mutable_grad() = torch::Tensor();
     net->forward(x1).pow(2).mean().backward();
@@ -282,27 +293,38 @@ TEST(GradientBuckets, HooksDeliverTheSameGradientsAsPlainBackward) {
     return g;
   };
   const auto plain = reference(false), summed = reference(true);
-  {
-    GradientBuckets buckets(net->parameters(), pg, /*bucket_cap_mb=*/0.001);  // about one tensor per bucket
-    EXPECT_GT(buckets.layout().size(), 2u);
-    EXPECT_EQ(buckets.layout().front().front(), static_cast<int64_t>(net->parameters().size()) - 1)
-        << "the last registered parameter's gradient comes first";
-    for (auto& p : net->parameters()) p.mutable_grad() = torch::Tensor();
-    net->forward(x1).pow(2).mean().backward();
-    buckets.finish();
-    for (size_t i = 0; i < plain.size(); ++i) EXPECT_TRUE(torch::allclose(net->parameters()[i].grad(), plain[i]));
-    for (auto& p : net->parameters()) p.mutable_grad() = torch::Tensor();
-    buckets.set_sync(false);
-    net->forward(x1).pow(2).mean().backward();
-    buckets.set_sync(true);
-    net->forward(x2).pow(2).mean().backward();
-    buckets.finish();
-    for (size_t i = 0; i < summed.size(); ++i) EXPECT_TRUE(torch::allclose(net->parameters()[i].grad(), summed[i]));
-  }
+  GradientBuckets buckets(net->parameters(), pg, /*bucket_cap_mb=*/0.001);  // about one tensor per bucket
+  EXPECT_GT(buckets.layout().size(), 2u);
+  EXPECT_EQ(buckets.layout().front().front(), static_cast<int64_t>(net->parameters().size()) - 1)
+      << "the last registered parameter's gradient comes first";
+  for (auto& p : net->parameters()) p.mutable_grad() = torch::Tensor();
+  net->forward(x1).pow(2).mean().backward();
+  buckets.finish();
+  for (size_t i = 0; i < plain.size(); ++i) EXPECT_TRUE(torch::allclose(net->parameters()[i].grad(), plain[i]));
+  for (auto& p : net->parameters()) p.mutable_grad() = torch::Tensor();
+  buckets.set_sync(false);
+  net->forward(x1).pow(2).mean().backward();
+  buckets.set_sync(true);
+  net->forward(x2).pow(2).mean().backward();
+  buckets.finish();
+  for (size_t i = 0; i < summed.size(); ++i) EXPECT_TRUE(torch::allclose(net->parameters()[i].grad(), summed[i]));
+}
+
+TEST(GradientBuckets, HooksDeliverTheSameGradientsAsPlainBackward) {
+  SKIP_WITHOUT_GLOO();
+  expect_bucket_gradients_match("gloo", torch::kCPU);
+}
+
+TEST(GradientBuckets, NcclWorldOfOneOnTheGpu) {
+  const auto b = available_dist_backends();
+  if (!torch::cuda::is_available() || std::find(b.begin(), b.end(), "nccl") == b.end())
+    GTEST_SKIP() << "needs a GPU and a libtorch with NCCL";
+  expect_bucket_gradients_match("nccl", torch::Device(torch::kCUDA, 0));
 }
 
 // Two ranks with batch B end where one process with batch 2B ends (no BatchNorm: its statistics are per rank).
 TEST(DataParallel, TwoRanksMatchOneProcessWithTheGlobalBatch) {
+  SKIP_WITHOUT_GLOO();
   const std::string dir = fresh_dir("dist_equal");
   const auto one = run_cli("train " + tiny_flags() + " --epochs 2 --batch-size 32 --out " + dir + "/one");
   ASSERT_EQ(one.code, 0) << one.out;
@@ -337,6 +359,7 @@ TEST(DataParallel, TwoRanksMatchOneProcessWithTheGlobalBatch) {
 
 // A rank killed mid-run stops the job: the other rank exits non-zero within the timeout and the launcher names it.
 TEST(DataParallel, AKilledRankStopsTheJobWithinTheTimeout) {
+  SKIP_WITHOUT_GLOO();
   const std::string dir = fresh_dir("dist_kill");
   const pid_t launcher = spawn_cli("train " + tiny_flags("width=8,width3=16,norm=none", false, "1") +
                                        " --epochs 50 --batch-size 16 --nproc-per-node 2 --out " + dir +
@@ -365,6 +388,7 @@ TEST(DataParallel, AKilledRankStopsTheJobWithinTheTimeout) {
 
 // Ctrl-C stops every rank at the same step and rank 0 saves; the resumed job ends where an uninterrupted one ends.
 TEST(DataParallel, AnInterruptedJobResumesToTheUninterruptedWeights) {
+  SKIP_WITHOUT_GLOO();
   const std::string dir = fresh_dir("dist_resume");
   const std::string flags = tiny_flags() + " --epochs 4 --batch-size 8 --nproc-per-node 2 --dist-timeout 60";
   const auto full = run_cli("train " + flags + " --out " + dir + "/full");

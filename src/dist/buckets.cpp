@@ -79,7 +79,7 @@ struct GradientBuckets::Impl {
     const double inv = 1.0 / static_cast<double>(pg->world_size());
     for (auto& b : buckets) {
       b.pending.wait();
-      b.flat.mul_(inv);
+      if (pg->world_size() > 1) b.flat.mul_(inv);
       for (int64_t i : b.params) {
         auto& p = params[i];
         auto avg = slot(i);

@@ -70,7 +70,9 @@ struct ProcessGroup::Impl {
   PendingCollective track(const std::string& op, c10::intrusive_ptr<c10d::Work> work) {
     return PendingCollective([this, op, work]() {
       try {
-        work->wait(to_ms(timeout_s));
+        // No timeout argument: with one, NCCL's wait blocks the host until the GPU finishes, instead of only
+        // ordering the streams. The process group's own timeout (set at creation) still ends a hung collective.
+        work->wait();
       } catch (const std::exception& e) {
         fail(op, e);
       }
@@ -141,7 +143,17 @@ ProcessGroup::ProcessGroup(const DistEnv& env, const std::string& backend, const
   }
 }
 
-ProcessGroup::~ProcessGroup() = default;
+ProcessGroup::~ProcessGroup() {
+#if defined(ATTNCNN_HAVE_NCCL) && TORCH_VERSION_MAJOR >= 2
+  // NCCL's communicators are released explicitly (its destructor warns when they are left to process exit).
+  if (auto* nccl = dynamic_cast<c10d::ProcessGroupNCCL*>(impl_->pg.get())) {
+    try {
+      nccl->shutdown();
+    } catch (const std::exception&) {
+    }
+  }
+#endif
+}
 
 int64_t ProcessGroup::rank() const { return impl_->env.rank; }
 int64_t ProcessGroup::world_size() const { return impl_->env.world_size; }
