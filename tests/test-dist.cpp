@@ -1,5 +1,6 @@
 // Data-parallel training on c10d: shards, the launch environment, and real multi-process runs on Gloo over
 // loopback (the launcher, gradient averaging against one process with the global batch, a killed rank, resume).
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/data/loader.h>
 #include <attncnn/dist/buckets.h>
 #include <attncnn/dist/env.h>
@@ -17,6 +18,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -322,6 +325,95 @@ TEST(GradientBuckets, NcclWorldOfOneOnTheGpu) {
   expect_bucket_gradients_match("nccl", torch::Device(torch::kCUDA, 0));
 }
 
+// attncnn's BatchNorm2d is libtorch's without an exchange installed: outputs, gradients, running statistics, keys.
+TEST(BatchNorm, MatchesLibtorchWithoutAnExchange) {
+  torch::manual_seed(3);
+  BatchNorm2d ours(torch::nn::BatchNormOptions(5).momentum(0.3));
+  torch::nn::BatchNorm2d ref(torch::nn::BatchNormOptions(5).momentum(0.3));
+  {
+    torch::NoGradGuard g;
+    ours->weight.uniform_(0.5, 1.5);
+    ours->bias.uniform_(-1, 1);
+    ref->weight.copy_(ours->weight);
+    ref->bias.copy_(ours->bias);
+  }
+  std::vector<std::string> ka, kb;
+  for (auto& kv : ours->named_parameters()) ka.push_back(kv.key());
+  for (auto& kv : ours->named_buffers()) ka.push_back(kv.key());
+  for (auto& kv : ref->named_parameters()) kb.push_back(kv.key());
+  for (auto& kv : ref->named_buffers()) kb.push_back(kv.key());
+  EXPECT_EQ(ka, kb);
+  auto x = torch::randn({6, 5, 4, 3}) * 2 + 1;
+  auto xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
+  auto r = torch::randn({6, 5, 4, 3});
+  (ours->forward(xa) * r).sum().backward();
+  (ref->forward(xb) * r).sum().backward();
+  EXPECT_TRUE(torch::allclose(xa.grad(), xb.grad(), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(ours->weight.grad(), ref->weight.grad(), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(ours->running_var, ref->running_var));
+  EXPECT_EQ(ours->num_batches_tracked.item<int64_t>(), 1);
+  ours->eval();
+  ref->eval();
+  EXPECT_TRUE(torch::allclose(ours->forward(x), ref->forward(x), 1e-5, 1e-6));
+}
+
+// Two "ranks" (threads, each with its own copy of the module and half the batch) exchanging statistics through a
+// rendezvous give the full batch's outputs, input gradients and running statistics; their weight gradients sum to
+// the full batch's.
+TEST(BatchNorm, SynchronisedHalvesEqualTheWholeBatch) {
+  torch::manual_seed(4);
+  auto x = torch::randn({8, 3, 5, 5}) * 3 - 1, r = torch::randn({8, 3, 5, 5});
+  torch::nn::BatchNorm2d whole(3);
+  auto xw = x.clone().requires_grad_();
+  auto yw = whole->forward(xw);
+  (yw * r).sum().backward();
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::vector<torch::Tensor>> posted(2, std::vector<torch::Tensor>(2));  // by round parity, rank
+  int64_t round = 0, arrived = 0;
+  thread_local int64_t my_rank = 0;
+  set_batch_norm_sync([&](const torch::Tensor& row) {
+    std::unique_lock<std::mutex> lock(mu);
+    const int64_t mine = round;
+    posted[mine % 2][my_rank] = row.clone();
+    if (++arrived == 2) {
+      arrived = 0;
+      ++round;
+      cv.notify_all();
+    } else {
+      cv.wait(lock, [&] { return round != mine; });
+    }
+    return torch::stack(posted[mine % 2]);
+  });
+  std::vector<torch::Tensor> y(2), gx(2), gw(2), rv(2);
+  auto rank_main = [&](int64_t rank) {
+    my_rank = rank;
+    torch::set_num_threads(1);
+    BatchNorm2d bn(3);
+    auto xi = x.slice(0, 4 * rank, 4 * rank + 4).clone().requires_grad_();
+    auto yi = bn->forward(xi);
+    (yi * r.slice(0, 4 * rank, 4 * rank + 4)).sum().backward();
+    y[rank] = yi.detach();
+    gx[rank] = xi.grad();
+    gw[rank] = bn->weight.grad();
+    rv[rank] = bn->running_var.clone();
+  };
+  std::thread t0(rank_main, 0), t1(rank_main, 1);
+  t0.join();
+  t1.join();
+  set_batch_norm_sync({});
+  EXPECT_FALSE(batch_norm_sync_enabled());
+  EXPECT_TRUE(torch::allclose(torch::cat(y), yw.detach(), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(torch::cat(gx), xw.grad(), 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(gw[0] + gw[1], whole->weight.grad(), 1e-4, 1e-4));
+  EXPECT_TRUE(torch::allclose(rv[0], whole->running_var, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(rv[1], whole->running_var, 1e-5, 1e-6));
+  // Without the exchange, each half normalises by its own statistics: the outputs differ (the test can fail).
+  BatchNorm2d local(3);
+  EXPECT_FALSE(torch::allclose(local->forward(x.slice(0, 0, 4)), yw.detach().slice(0, 0, 4), 1e-3, 1e-3));
+}
+
 // Two ranks with batch B end where one process with batch 2B ends (no BatchNorm: its statistics are per rank).
 TEST(DataParallel, TwoRanksMatchOneProcessWithTheGlobalBatch) {
   SKIP_WITHOUT_GLOO();
@@ -402,4 +494,23 @@ TEST(DataParallel, AnInterruptedJobResumesToTheUninterruptedWeights) {
   const auto resumed = run_cli("train --resume " + dir + "/cut");
   ASSERT_EQ(resumed.code, 0) << resumed.out;
   expect_same_tensors(dir + "/full/weights/last.safetensors", dir + "/cut/weights/last.safetensors");
+}
+
+// With --sync-bn, two ranks of a network with BatchNorm end where one process with the global batch ends.
+TEST(DataParallel, SyncBatchNormMatchesOneProcessWithTheGlobalBatch) {
+  SKIP_WITHOUT_GLOO();
+  const std::string dir = fresh_dir("dist_syncbn");
+  const std::string model = "width=4,width3=8 --optimizer sgd";  // Adam would magnify rounding in near-zero gradients
+  const auto one = run_cli("train " + tiny_flags(model) + " --epochs 1 --batch-size 32 --out " + dir + "/one");
+  ASSERT_EQ(one.code, 0) << one.out;
+  const auto two = run_cli("train " + tiny_flags(model) + " --epochs 1 --batch-size 16 --nproc-per-node 2 --sync-bn "
+                           "--dist-timeout 120 --out " + dir + "/two");
+  ASSERT_EQ(two.code, 0) << two.out;
+  const auto local = run_cli("train " + tiny_flags(model) + " --epochs 1 --batch-size 16 --nproc-per-node 2 "
+                             "--dist-timeout 120 --out " + dir + "/local");
+  ASSERT_EQ(local.code, 0) << local.out;
+  const double d = max_abs_diff(dir + "/one/weights/last.safetensors", dir + "/two/weights/last.safetensors");
+  const double control = max_abs_diff(dir + "/one/weights/last.safetensors", dir + "/local/weights/last.safetensors");
+  EXPECT_LT(d, 1e-3) << "--sync-bn: 2 ranks x 16 against 1 x 32; control " << control;
+  EXPECT_GT(control, 10 * d) << "per-rank statistics must differ more (the comparison can fail)";
 }

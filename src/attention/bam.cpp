@@ -1,3 +1,4 @@
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/bam.h>
 #include <attncnn/attention/common.h>
 #include <attncnn/attention/registry.h>
@@ -11,7 +12,7 @@ namespace attncnn {
 
 BamChannelImpl::BamChannelImpl(int64_t c, int64_t rd) {
   fc1 = register_module("fc1", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, rd, 1)));
-  bn = register_module("bn", torch::nn::BatchNorm2d(rd));
+  bn = register_module("bn", BatchNorm2d(rd));
   fc2 = register_module("fc2", torch::nn::Conv2d(torch::nn::Conv2dOptions(rd, c, 1)));
 }
 
@@ -24,7 +25,7 @@ BamSpatialImpl::BamSpatialImpl(int64_t c, int64_t rd, int64_t d) {
   conv1 = register_module("conv1", ConvNormAct(ConvNormActOptions(rd, rd, 3).dilation(d)));
   conv2 = register_module("conv2", ConvNormAct(ConvNormActOptions(rd, rd, 3).dilation(d)));
   proj = register_module("proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(rd, 1, 1)));
-  bn = register_module("bn", torch::nn::BatchNorm2d(1));
+  bn = register_module("bn", BatchNorm2d(1));
 }
 
 torch::Tensor BamSpatialImpl::forward(const torch::Tensor& x) {

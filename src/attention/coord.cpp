@@ -1,3 +1,4 @@
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/common.h>
 #include <attncnn/attention/coord.h>
 #include <attncnn/attention/registry.h>
@@ -15,7 +16,7 @@ CoordImpl::CoordImpl(const CoordOptions& o) : AttentionImpl("coord"), options(o)
   const int64_t rd =
       o.rd_channels() > 0 ? o.rd_channels() : make_divisible(c * o.rd_ratio() * o.se_factor(), o.rd_divisor(), 0, 0.0);
   conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, rd, 1).bias(o.bias())));
-  bn1 = register_module("bn1", torch::nn::BatchNorm2d(rd));
+  bn1 = register_module("bn1", BatchNorm2d(rd));
   conv_h = register_module("conv_h", torch::nn::Conv2d(torch::nn::Conv2dOptions(rd, c, 1).bias(o.bias())));
   conv_w = register_module("conv_w", torch::nn::Conv2d(torch::nn::Conv2dOptions(rd, c, 1).bias(o.bias())));
 }

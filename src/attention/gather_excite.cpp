@@ -1,3 +1,4 @@
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/common.h>
 #include <attncnn/attention/gather_excite.h>
 #include <attncnn/attention/registry.h>
@@ -27,13 +28,13 @@ GatherExciteImpl::GatherExciteImpl(const GatherExciteOptions& o) : AttentionImpl
     if (o.extent() == 0) {
       TORCH_CHECK(o.feat_size() > 0, "ge: extent 0 with extra_params needs feat_size (the input's spatial size)");
       gather->push_back("conv1", depthwise(c, o.feat_size(), 1));
-      gather->push_back("norm1", torch::nn::BatchNorm2d(c));
+      gather->push_back("norm1", BatchNorm2d(c));
     } else {
       int64_t num_conv = 0;
       for (int64_t e = o.extent(); e > 1; e /= 2) ++num_conv;
       for (int64_t i = 1; i <= num_conv; ++i) {
         gather->push_back("conv" + std::to_string(i), depthwise(c, 3, 2));
-        gather->push_back("norm" + std::to_string(i), torch::nn::BatchNorm2d(c));
+        gather->push_back("norm" + std::to_string(i), BatchNorm2d(c));
         if (i != num_conv) gather->push_back("act" + std::to_string(i), torch::nn::ReLU());
       }
     }

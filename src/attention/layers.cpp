@@ -1,3 +1,4 @@
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/layers.h>
 #include <attncnn/error.h>
 
@@ -41,7 +42,7 @@ ConvNormActImpl::ConvNormActImpl(const ConvNormActOptions& o) : options(o) {
                                     .dilation(o.dilation())
                                     .groups(o.groups())
                                     .bias(o.bias())));
-  bn = register_module("bn", torch::nn::BatchNorm2d(o.out_channels()));
+  bn = register_module("bn", BatchNorm2d(o.out_channels()));
 }
 
 torch::Tensor ConvNormActImpl::forward(const torch::Tensor& x) {

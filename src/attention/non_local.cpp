@@ -1,3 +1,4 @@
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/common.h>
 #include <attncnn/attention/non_local.h>
 #include <attncnn/attention/registry.h>
@@ -20,7 +21,7 @@ NonLocalImpl::NonLocalImpl(const NonLocalOptions& o) : AttentionImpl("nl"), opti
   p = register_module("p", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, rd, 1)));
   g = register_module("g", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, rd, 1)));
   z = register_module("z", torch::nn::Conv2d(torch::nn::Conv2dOptions(rd, c, 1)));
-  norm = register_module("norm", torch::nn::BatchNorm2d(c));
+  norm = register_module("norm", BatchNorm2d(c));
   reset_parameters();
 }
 

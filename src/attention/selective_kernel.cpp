@@ -1,3 +1,4 @@
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/common.h>
 #include <attncnn/attention/registry.h>
 #include <attncnn/attention/selective_kernel.h>
@@ -13,7 +14,7 @@ namespace attncnn {
 
 SelectiveKernelAttnImpl::SelectiveKernelAttnImpl(int64_t c, int64_t p, int64_t rd) : num_paths(p) {
   fc_reduce = register_module("fc_reduce", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, rd, 1).bias(false)));
-  bn = register_module("bn", torch::nn::BatchNorm2d(rd));
+  bn = register_module("bn", BatchNorm2d(rd));
   fc_select = register_module("fc_select", torch::nn::Conv2d(torch::nn::Conv2dOptions(rd, c * p, 1).bias(false)));
 }
 

@@ -1,3 +1,4 @@
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/common.h>
 #include <attncnn/attention/registry.h>
 #include <attncnn/attention/split_attn.h>
@@ -29,9 +30,9 @@ SplitAttnImpl::SplitAttnImpl(const SplitAttnOptions& o) : AttentionImpl("splat")
                                                        .dilation(o.dilation())
                                                        .groups(groups * radix)
                                                        .bias(o.bias())));
-  if (o.use_bn()) bn0 = register_module("bn0", torch::nn::BatchNorm2d(mid));
+  if (o.use_bn()) bn0 = register_module("bn0", BatchNorm2d(mid));
   fc1 = register_module("fc1", torch::nn::Conv2d(torch::nn::Conv2dOptions(out_channels, attn_chs, 1).groups(groups)));
-  if (o.use_bn()) bn1 = register_module("bn1", torch::nn::BatchNorm2d(attn_chs));
+  if (o.use_bn()) bn1 = register_module("bn1", BatchNorm2d(attn_chs));
   fc2 = register_module("fc2", torch::nn::Conv2d(torch::nn::Conv2dOptions(attn_chs, mid, 1).groups(groups)));
 }
 

@@ -1,3 +1,4 @@
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/error.h>
 #include <attncnn/models/cifar_resnet.h>
 
@@ -23,7 +24,7 @@ CifarResNetImpl::CifarResNetImpl(const ModelConfig& cfg, int64_t depth) : cfg_(c
 
   conv1 = register_module(
       "conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(cfg.in_channels, 16, 3).padding(1).bias(false)));
-  bn1 = register_module("bn1", torch::nn::BatchNorm2d(16));
+  bn1 = register_module("bn1", BatchNorm2d(16));
   int64_t inplanes = 16;
   torch::nn::Sequential* targets[3] = {&layer1, &layer2, &layer3};
   for (int64_t s = 0; s < 3; ++s) {

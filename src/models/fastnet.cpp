@@ -1,3 +1,4 @@
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/error.h>
 #include <attncnn/models/capture.h>
 #include <attncnn/models/fastnet.h>
@@ -21,8 +22,8 @@ torch::nn::Conv2d dirac_conv3x3(int64_t in, int64_t out) {
 }
 
 // BatchNorm whose scale stays 1: the weight is frozen, only the shift is learnt.
-torch::nn::BatchNorm2d frozen_scale_bn(int64_t channels, double momentum) {
-  torch::nn::BatchNorm2d bn(torch::nn::BatchNorm2dOptions(channels).eps(1e-12).momentum(momentum));
+BatchNorm2d frozen_scale_bn(int64_t channels, double momentum) {
+  BatchNorm2d bn(torch::nn::BatchNorm2dOptions(channels).eps(1e-12).momentum(momentum));
   {
     torch::NoGradGuard g;
     bn->weight.fill_(1.0);

@@ -1,3 +1,4 @@
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/error.h>
 #include <attncnn/models/mobilenet_v2.h>
 
@@ -15,7 +16,7 @@ namespace nn = torch::nn;
 
 ConvBNReLU6Impl::ConvBNReLU6Impl(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups) {
   push_back(nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).groups(groups).bias(false)));
-  push_back(nn::BatchNorm2d(out));
+  push_back(BatchNorm2d(out));
   push_back(nn::ReLU6());
 }
 
@@ -32,7 +33,7 @@ InvertedResidualImpl::InvertedResidualImpl(int64_t in, int64_t out, int64_t stri
   conv->push_back(depthwise);
   project = nn::Conv2d(nn::Conv2dOptions(hidden, out, 1).bias(false));
   conv->push_back(project);
-  project_bn = nn::BatchNorm2d(out);
+  project_bn = BatchNorm2d(out);
   conv->push_back(project_bn);
   register_module("conv", conv);
   if (a) attn = register_module("attn", a);
@@ -93,7 +94,7 @@ MobileNetV2Impl::MobileNetV2Impl(const ModelConfig& cfg) : cfg_(cfg) {
     if (auto* c = m->as<nn::Conv2d>()) {
       nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut);
       if (c->bias.defined()) c->bias.zero_();
-    } else if (auto* b = m->as<nn::BatchNorm2d>()) {
+    } else if (auto* b = m->as<BatchNorm2d>()) {
       if (b->weight.defined()) {
         b->weight.fill_(1.0);
         b->bias.zero_();

@@ -1,3 +1,4 @@
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/error.h>
 #include <attncnn/models/preact_resnet.h>
 #include <attncnn/models/resnet.h>
@@ -20,9 +21,9 @@ nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1) {
 PreActBlockImpl::PreActBlockImpl(int64_t in, int64_t out, int64_t stride, double dropout, Attention a,
                                  double drop_rate)
     : dropout_(dropout) {
-  bn1 = register_module("bn1", nn::BatchNorm2d(in));
+  bn1 = register_module("bn1", BatchNorm2d(in));
   conv1 = register_module("conv1", conv(in, out, 3, stride));
-  bn2 = register_module("bn2", nn::BatchNorm2d(out));
+  bn2 = register_module("bn2", BatchNorm2d(out));
   conv2 = register_module("conv2", conv(out, out, 3));
   if (a) attn = register_module("attn", a);
   if (stride != 1 || in != out) shortcut = register_module("shortcut", conv(in, out, 1, stride));
@@ -61,7 +62,7 @@ PreActResNetImpl::PreActResNetImpl(const ModelConfig& cfg, int64_t stem, std::ve
     }
     layers.push_back(register_module("layer" + std::to_string(s + 1), seq));
   }
-  bn = register_module("bn", nn::BatchNorm2d(in));
+  bn = register_module("bn", BatchNorm2d(in));
   int64_t features = 0;
   global_pool = detail::make_head(cfg, in, features);
   if (global_pool) register_module("global_pool", global_pool);

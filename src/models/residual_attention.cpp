@@ -1,3 +1,4 @@
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/error.h>
 #include <attncnn/models/residual_attention.h>
 #include <attncnn/models/resnet.h>
@@ -27,11 +28,11 @@ torch::Tensor upsample_to(const torch::Tensor& x, const torch::Tensor& like) {
 
 ResidualUnitImpl::ResidualUnitImpl(int64_t in, int64_t out, int64_t stride, Attention a, double drop_rate) {
   const int64_t mid = out / 4;
-  bn1 = register_module("bn1", nn::BatchNorm2d(in));
+  bn1 = register_module("bn1", BatchNorm2d(in));
   conv1 = register_module("conv1", conv(in, mid, 1));
-  bn2 = register_module("bn2", nn::BatchNorm2d(mid));
+  bn2 = register_module("bn2", BatchNorm2d(mid));
   conv2 = register_module("conv2", conv(mid, mid, 3, stride));
-  bn3 = register_module("bn3", nn::BatchNorm2d(mid));
+  bn3 = register_module("bn3", BatchNorm2d(mid));
   conv3 = register_module("conv3", conv(mid, out, 1));
   if (a) attn = register_module("attn", a);
   if (stride != 1 || in != out) shortcut = register_module("shortcut", conv(in, out, 1, stride));
@@ -62,9 +63,9 @@ SoftMaskBranchImpl::SoftMaskBranchImpl(int64_t channels, int64_t levels)
     skip.push_back(register_module("skip" + std::to_string(i), ResidualUnit(channels, channels)));
     up.push_back(register_module("up" + std::to_string(i), ResidualUnit(channels, channels)));
   }
-  head = register_module("head", nn::Sequential(nn::BatchNorm2d(channels), nn::ReLU(),
+  head = register_module("head", nn::Sequential(BatchNorm2d(channels), nn::ReLU(),
                                                 nn::Conv2d(nn::Conv2dOptions(channels, channels, 1).bias(false)),
-                                                nn::BatchNorm2d(channels), nn::ReLU(),
+                                                BatchNorm2d(channels), nn::ReLU(),
                                                 nn::Conv2d(nn::Conv2dOptions(channels, channels, 1).bias(false))));
 }
 
@@ -126,7 +127,7 @@ ResidualAttentionNetImpl::ResidualAttentionNetImpl(const ModelConfig& cfg, std::
   } else {
     conv1 = register_module("conv1", conv(cfg.in_channels, 64, 7, 2));
   }
-  bn1 = register_module("bn1", nn::BatchNorm2d(64));
+  bn1 = register_module("bn1", BatchNorm2d(64));
   const int64_t widths[4] = {256, 512, 1024, 2048};
   const int64_t levels[3] = {3, 2, 1};
   nn::Sequential* targets[4] = {&stage1, &stage2, &stage3, &stage4};
@@ -147,7 +148,7 @@ ResidualAttentionNetImpl::ResidualAttentionNetImpl(const ModelConfig& cfg, std::
     in = w;
     *targets[s] = register_module("stage" + std::to_string(s + 1), seq);
   }
-  bn = register_module("bn", nn::BatchNorm2d(in));
+  bn = register_module("bn", BatchNorm2d(in));
   int64_t features = 0;
   global_pool = detail::make_head(cfg, in, features);
   if (global_pool) register_module("global_pool", global_pool);

@@ -1,3 +1,4 @@
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/error.h>
 #include <attncnn/models/resnet.h>
 
@@ -29,7 +30,7 @@ nn::Sequential make_downsample(int64_t in, int64_t out, int64_t stride, bool avg
   } else {
     seq->push_back(conv(in, out, 1, stride));
   }
-  seq->push_back(nn::BatchNorm2d(out));
+  seq->push_back(BatchNorm2d(out));
   return seq;
 }
 
@@ -38,7 +39,7 @@ void init_resnet_weights(nn::Module& root) {
   for (auto& m : root.modules(/*include_self=*/false)) {
     if (auto* c = m->as<nn::Conv2d>()) {
       nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
-    } else if (auto* b = m->as<nn::BatchNorm2d>()) {
+    } else if (auto* b = m->as<BatchNorm2d>()) {
       if (b->weight.defined()) {
         b->weight.fill_(1.0);
         b->bias.zero_();
@@ -59,9 +60,9 @@ torch::Tensor pad_shortcut(const torch::Tensor& x, int64_t stride, int64_t befor
 BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, ShortcutKind shortcut,
                                Attention attn, double drop_rate) {
   conv1 = register_module("conv1", conv(inplanes, planes, 3, stride));
-  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  bn1 = register_module("bn1", BatchNorm2d(planes));
   conv2 = register_module("conv2", conv(planes, planes, 3));
-  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  bn2 = register_module("bn2", BatchNorm2d(planes));
   if (attn) se = register_module("se", attn);
   if (drop_rate > 0) drop_path = register_module("drop_path", DropPath(drop_rate));
   if (stride != 1 || inplanes != planes) {
@@ -94,11 +95,11 @@ BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride,
                                Attention attn, double drop_rate) {
   const int64_t out = planes * expansion;
   conv1 = register_module("conv1", conv(inplanes, planes, 1));
-  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  bn1 = register_module("bn1", BatchNorm2d(planes));
   conv2 = register_module("conv2", conv(planes, planes, 3, stride));
-  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  bn2 = register_module("bn2", BatchNorm2d(planes));
   conv3 = register_module("conv3", conv(planes, out, 1));
-  bn3 = register_module("bn3", nn::BatchNorm2d(out));
+  bn3 = register_module("bn3", BatchNorm2d(out));
   if (attn) se = register_module("se", attn);
   if (drop_rate > 0) drop_path = register_module("drop_path", DropPath(drop_rate));
   if (stride != 1 || inplanes != out) {
@@ -137,10 +138,10 @@ ResNetImpl::ResNetImpl(const ModelConfig& cfg, bool bottleneck, std::vector<int6
     inplanes = 2 * stem_width;
     nn::Sequential s;
     s->push_back(conv(cfg.in_channels, stem_width, 3, 2));
-    s->push_back(nn::BatchNorm2d(stem_width));
+    s->push_back(BatchNorm2d(stem_width));
     s->push_back(nn::ReLU());
     s->push_back(conv(stem_width, stem_width, 3));
-    s->push_back(nn::BatchNorm2d(stem_width));
+    s->push_back(BatchNorm2d(stem_width));
     s->push_back(nn::ReLU());
     s->push_back(conv(stem_width, inplanes, 3));
     conv1_deep = register_module("conv1", s);
@@ -150,7 +151,7 @@ ResNetImpl::ResNetImpl(const ModelConfig& cfg, bool bottleneck, std::vector<int6
   } else {
     conv1 = register_module("conv1", conv(cfg.in_channels, inplanes, 7, 2));
   }
-  bn1 = register_module("bn1", nn::BatchNorm2d(inplanes));
+  bn1 = register_module("bn1", BatchNorm2d(inplanes));
 
   const ShortcutKind sc = avg_down ? ShortcutKind::AvgProjection : ShortcutKind::Projection;
   const int64_t expansion = bottleneck ? BottleneckImpl::expansion : BasicBlockImpl::expansion;

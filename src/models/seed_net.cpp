@@ -1,3 +1,4 @@
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/registry.h>
 #include <attncnn/error.h>
 #include <attncnn/models/capture.h>
@@ -23,9 +24,9 @@ SeedNetImpl::SeedNetImpl(const ModelConfig& cfg) : cfg_(cfg) {
   if (norm != "batchnorm" && norm != "none") input_error("seed_net: norm=" + norm + ": expected batchnorm or none");
   const bool bn = norm == "batchnorm";
   conv1 = register_module("conv1", conv3x3(cfg.in_channels, width));
-  if (bn) bn1 = register_module("bn1", torch::nn::BatchNorm2d(width));
+  if (bn) bn1 = register_module("bn1", BatchNorm2d(width));
   conv2 = register_module("conv2", conv3x3(width, width));
-  if (bn) bn2 = register_module("bn2", torch::nn::BatchNorm2d(width));
+  if (bn) bn2 = register_module("bn2", BatchNorm2d(width));
   attn = create_attention(cfg.attn, width, cfg.attn_params);
   if (attn) {
     if (attn->output() != AttnOutput::Reweight)
@@ -34,7 +35,7 @@ SeedNetImpl::SeedNetImpl(const ModelConfig& cfg) : cfg_(cfg) {
     register_module("attn", attn);
   }
   conv3 = register_module("conv3", conv3x3(width, width3));
-  if (bn) bn3 = register_module("bn3", torch::nn::BatchNorm2d(width3));
+  if (bn) bn3 = register_module("bn3", BatchNorm2d(width3));
   int64_t features = width3;
   if (cfg.head == "attnpool") {
     pool = create_attention("attnpool", width3, cfg.head_params);
@@ -47,7 +48,7 @@ SeedNetImpl::SeedNetImpl(const ModelConfig& cfg) : cfg_(cfg) {
 torch::Tensor SeedNetImpl::forward_features(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == cfg_.in_channels, "seed_net: expected input N×", cfg_.in_channels,
               "×H×W, got ", x.sizes());
-  auto norm = [](torch::nn::BatchNorm2d& bn, const torch::Tensor& t) { return bn ? bn->forward(t) : t; };
+  auto norm = [](BatchNorm2d& bn, const torch::Tensor& t) { return bn ? bn->forward(t) : t; };
   auto y = capture_point("conv1", torch::relu(norm(bn1, conv1->forward(x))));
   y = capture_point("conv2", torch::relu(norm(bn2, conv2->forward(y))));
   if (attn) y = capture_point("attn", attn->forward(y));

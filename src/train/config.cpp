@@ -289,6 +289,8 @@ std::vector<Setting> build_settings() {
       .above(0).at_most(86400 * 7);
   t.add("bucket_cap_mb", &C::bucket_cap_mb, "Gradient bucket size in MB for the all-reduce that overlaps backward")
       .above(0).at_most(4096);
+  t.add("sync_bn", &C::sync_bn,
+        "BatchNorm statistics over the global batch of all ranks (SyncBatchNorm; no effect in a one-process run)");
   t.add("world_size", &C::world_size, "Ranks of the run (set from the environment)").no_cli().at_least(1);
 
   t.group("Output");
@@ -534,6 +536,9 @@ void validate_train_config(TrainConfig& cfg) {
   if (cfg.cuda_graph && (cfg.mixup > 0 || cfg.cutmix > 0))
     input_error("--cuda-graph with --mixup/--cutmix: the captured step takes class labels, not mixed targets; "
                 "drop one of them");
+  if (cfg.cuda_graph && cfg.sync_bn)
+    input_error("--cuda-graph with --sync-bn: synchronised BatchNorm exchanges statistics inside the step, which a "
+                "captured graph cannot; drop one of them");
   if (cfg.reset_head && cfg.initial_checkpoint.empty())
     input_error("--reset-head needs --initial-checkpoint FILE");
   if (cfg.max_steps < 0) input_error("max_steps " + std::to_string(cfg.max_steps) + ": expected 0 or more");

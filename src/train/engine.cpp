@@ -1,5 +1,6 @@
 // The training engine: setup, epochs of optimizer steps, and evaluate-and-save, with extras (EMA, Lookahead) that
 // run after each step and keep their state in the checkpoint.
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/data/loader.h>
 #include <attncnn/dist/buckets.h>
 #include <attncnn/dist/env.h>
@@ -187,6 +188,12 @@ class Engine {
   std::unique_ptr<ProcessGroup> pg_;          // data-parallel runs only
   std::unique_ptr<GradientBuckets> buckets_;
   int64_t recorded_world_ = 1;                // the world size a resumed run was started with
+  bool sync_bn_installed_ = false;
+
+ public:
+  ~Engine() {
+    if (sync_bn_installed_) set_batch_norm_sync({});
+  }
 };
 
 void Engine::load_data() {
@@ -685,6 +692,17 @@ void Engine::start_distributed() {
   if (device_.is_cuda()) c10::impl::VirtualGuardImpl(c10::DeviceType::CUDA).setDevice(device_);
   pg_ = std::make_unique<ProcessGroup>(env_, cfg_.dist_backend, device_, cfg_.dist_timeout);
   if (!main()) cfg_.quiet = true;
+  if (cfg_.sync_bn) {
+    // Each rank's (count, mean, variance) rows, gathered through one all-reduce of a zero-padded table.
+    ProcessGroup* pg = pg_.get();
+    set_batch_norm_sync([pg](const torch::Tensor& row) {
+      auto table = torch::zeros({pg->world_size(), row.numel()}, row.options());
+      table[pg->rank()].copy_(row);
+      pg->allreduce_sum(table);
+      return table;
+    });
+    sync_bn_installed_ = true;
+  }
 }
 
 // True on every rank when any rank was asked to stop (checked in step with the others), or at max_steps.

@@ -15,6 +15,7 @@
 /// Recorded maps: "spatial", N×1×H×W, a averaged over channels; "channel", N×C, a averaged over positions.
 /// Throws c10::Error (TORCH_CHECK) on an input of the wrong rank or channel count and on invalid options;
 /// create_attention() reports bad options as attncnn::Error (input) before building.
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/base.h>
 #include <attncnn/attention/layers.h>
 #include <torch/arg.h>
@@ -38,7 +39,7 @@ class BamChannelImpl : public torch::nn::Module {
   BamChannelImpl(int64_t channels, int64_t rd);
   torch::Tensor forward(const torch::Tensor& x);  ///< Mc, N×C×1×1
   torch::nn::Conv2d fc1{nullptr}, fc2{nullptr};
-  torch::nn::BatchNorm2d bn{nullptr};
+  BatchNorm2d bn{nullptr};
 };
 TORCH_MODULE(BamChannel);
 
@@ -48,7 +49,7 @@ class BamSpatialImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);  ///< Ms, N×1×H×W
   ConvNormAct reduce{nullptr}, conv1{nullptr}, conv2{nullptr};
   torch::nn::Conv2d proj{nullptr};
-  torch::nn::BatchNorm2d bn{nullptr};
+  BatchNorm2d bn{nullptr};
 };
 TORCH_MODULE(BamSpatial);
 

@@ -12,6 +12,7 @@
 /// Recorded map: "spatial", N×1×H×W, the product a_h ⊗ a_w averaged over channels.
 /// Throws c10::Error (TORCH_CHECK) on an input of the wrong rank or channel count and on invalid options;
 /// create_attention() reports bad options as attncnn::Error (input) before building.
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/base.h>
 #include <torch/arg.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -38,7 +39,7 @@ class CoordImpl : public AttentionImpl {
 
   CoordOptions options;
   torch::nn::Conv2d conv1{nullptr}, conv_h{nullptr}, conv_w{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  BatchNorm2d bn1{nullptr};
 };
 TORCH_MODULE(Coord);
 

@@ -1,6 +1,7 @@
 #pragma once
 /// Small building blocks shared by the attention zoo, named as timm names them so that timm state_dicts load by
 /// name: ConvMlp (`fc1`, `norm`, `fc2`), LayerNorm2d (`weight`, `bias`), ConvNormAct (`conv`, `bn`).
+#include <attncnn/attention/batch_norm.h>
 #include <torch/arg.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -59,7 +60,7 @@ class ConvNormActImpl : public torch::nn::Module {
 
   ConvNormActOptions options;
   torch::nn::Conv2d conv{nullptr};
-  torch::nn::BatchNorm2d bn{nullptr};
+  BatchNorm2d bn{nullptr};
 };
 TORCH_MODULE(ConvNormAct);
 

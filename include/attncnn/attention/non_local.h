@@ -12,6 +12,7 @@
 /// looks; "queries", N×5×H×W, the rows of the centre and of the four quadrant centres (H/4 or 3H/4, W/4 or 3W/4).
 /// Throws c10::Error (TORCH_CHECK) on an input of the wrong rank or channel count and on invalid options;
 /// create_attention() reports bad options as attncnn::Error (input) before building.
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/base.h>
 #include <torch/arg.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -38,7 +39,7 @@ class NonLocalImpl : public AttentionImpl {
   NonLocalOptions options;
   double scale;
   torch::nn::Conv2d t{nullptr}, p{nullptr}, g{nullptr}, z{nullptr};
-  torch::nn::BatchNorm2d norm{nullptr};
+  BatchNorm2d norm{nullptr};
 };
 TORCH_MODULE(NonLocal);
 

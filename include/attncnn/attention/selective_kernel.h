@@ -13,6 +13,7 @@
 /// Recorded maps: "path0" … "path{P-1}", N×out each (kind Channel), the selection weights (they sum to 1 per channel).
 /// Throws c10::Error (TORCH_CHECK) on an input of the wrong rank or channel count and on invalid options;
 /// create_attention() reports bad options as attncnn::Error (input) before building.
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/base.h>
 #include <attncnn/attention/layers.h>
 #include <torch/arg.h>
@@ -49,7 +50,7 @@ class SelectiveKernelAttnImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& stacked);
   int64_t num_paths;
   torch::nn::Conv2d fc_reduce{nullptr}, fc_select{nullptr};
-  torch::nn::BatchNorm2d bn{nullptr};
+  BatchNorm2d bn{nullptr};
 };
 TORCH_MODULE(SelectiveKernelAttn);
 

@@ -16,6 +16,7 @@
 /// radix 1: "channel", N×out, the sigmoid gate.
 /// Throws c10::Error (TORCH_CHECK) on an input of the wrong rank or channel count and on invalid options;
 /// create_attention() reports bad options as attncnn::Error (input) before building.
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/base.h>
 #include <torch/arg.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -50,7 +51,7 @@ class SplitAttnImpl : public AttentionImpl {
   SplitAttnOptions options;
   int64_t out_channels;
   torch::nn::Conv2d conv{nullptr}, fc1{nullptr}, fc2{nullptr};
-  torch::nn::BatchNorm2d bn0{nullptr}, bn1{nullptr};  ///< null unless use_bn
+  BatchNorm2d bn0{nullptr}, bn1{nullptr};  ///< null unless use_bn
 };
 TORCH_MODULE(SplitAttn);
 

@@ -14,6 +14,7 @@
 /// name; see resnet.h). model_params: shortcut=A|B, attn_stages=1,2,3 (default all), drop_path_rate=0 (stochastic
 /// depth on each block's residual branch, growing linearly over the blocks from 0 to the rate; see resnet.h).
 /// Input N×in_channels×H×W, any H, W ≥ 1 (32×32 CIFAR, 28×28 MNIST); output N×num_classes.
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/models/resnet.h>
 
 namespace attncnn {
@@ -28,7 +29,7 @@ class CifarResNetImpl : public ModelImpl {
   const ModelConfig& config() const override { return cfg_; }
 
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  BatchNorm2d bn1{nullptr};
   torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr};
   Attention global_pool;
   torch::nn::Linear fc{nullptr};

@@ -27,6 +27,7 @@
 ///   attn_stages=3       blocks that end in cfg.attn (default: the last only)
 /// Input N×in_channels×H×W with H, W ≥ whiten_kernel + 7 (32×32 and 28×28 both end in 3×3 maps); output
 /// N×num_classes. Throws attncnn::Error (input) naming a bad option.
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/base.h>
 #include <attncnn/models/model.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -47,7 +48,7 @@ class FastNetBlockImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr};
   Attention attn;  ///< nullptr for none
 
  private:

@@ -16,6 +16,7 @@
 /// (stochastic depth on the projected branch of the blocks with an identity shortcut, before the addition, at
 /// drop_path_rate · i / 16 for block i of features.1..17, as timm's ResNet grows it).
 /// Input N×in_channels×H×W (H, W ≥ 32 with the default stem); output N×num_classes.
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/base.h>
 #include <attncnn/models/drop_path.h>
 #include <attncnn/models/model.h>
@@ -47,7 +48,7 @@ class InvertedResidualImpl : public torch::nn::Module {
   ConvBNReLU6 expand{nullptr};   ///< conv.0 when expand_ratio != 1
   ConvBNReLU6 depthwise{nullptr};
   torch::nn::Conv2d project{nullptr};
-  torch::nn::BatchNorm2d project_bn{nullptr};
+  BatchNorm2d project_bn{nullptr};
   Attention attn;
   DropPath drop_path{nullptr};  ///< nullptr at rate 0 and in blocks without a shortcut
 

@@ -12,6 +12,7 @@
 /// block's residual branch, after attn and before the addition, growing linearly over the blocks from 0 to the rate,
 /// as timm's ResNet).
 /// Input N×in_channels×H×W, any H, W ≥ 1 (designed for 32×32); output N×num_classes.
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/base.h>
 #include <attncnn/models/drop_path.h>
 #include <attncnn/models/model.h>
@@ -31,7 +32,7 @@ class PreActBlockImpl : public torch::nn::Module {
   PreActBlockImpl(int64_t in, int64_t out, int64_t stride, double dropout, Attention attn, double drop_path = 0.0);
   torch::Tensor forward(const torch::Tensor& x);
 
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr};
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
   Attention attn;                           ///< nullptr for none
   torch::nn::Conv2d shortcut{nullptr};      ///< nullptr for the identity
@@ -56,7 +57,7 @@ class PreActResNetImpl : public ModelImpl {
 
   torch::nn::Conv2d conv1{nullptr};
   std::vector<torch::nn::Sequential> layers;  ///< registered as layer1, layer2, …
-  torch::nn::BatchNorm2d bn{nullptr};
+  BatchNorm2d bn{nullptr};
   Attention global_pool;
   torch::nn::Linear fc{nullptr};
 

@@ -24,6 +24,7 @@
 ///   addition, growing linearly over those units in forward order from 0 to the rate, as timm's ResNet; the mask
 ///   branch's units are left alone).
 /// Input N×in_channels×H×W (H, W ≥ 32 with the default stem); output N×num_classes.
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/base.h>
 #include <attncnn/models/drop_path.h>
 #include <attncnn/models/model.h>
@@ -43,7 +44,7 @@ class ResidualUnitImpl : public torch::nn::Module {
   ResidualUnitImpl(int64_t in, int64_t out, int64_t stride = 1, Attention attn = nullptr, double drop_path = 0.0);
   torch::Tensor forward(const torch::Tensor& x);
 
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   Attention attn;
   torch::nn::Conv2d shortcut{nullptr};
@@ -97,9 +98,9 @@ class ResidualAttentionNetImpl : public ModelImpl {
   const ModelConfig& config() const override { return cfg_; }
 
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  BatchNorm2d bn1{nullptr};
   torch::nn::Sequential stage1{nullptr}, stage2{nullptr}, stage3{nullptr}, stage4{nullptr};
-  torch::nn::BatchNorm2d bn{nullptr};
+  BatchNorm2d bn{nullptr};
   Attention global_pool;
   torch::nn::Linear fc{nullptr};
 

@@ -25,6 +25,7 @@
 ///   drop_path_rate=0         stochastic depth (drop_path.h) on each block's residual branch, after `se` and before
 ///                            the addition, at a rate growing linearly over the blocks from 0 to drop_path_rate (timm)
 /// Input N×in_channels×H×W (H, W ≥ 32 with the default stem; any size ≥ 1 with stem=cifar), output N×num_classes.
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/base.h>
 #include <attncnn/models/drop_path.h>
 #include <attncnn/models/model.h>
@@ -55,7 +56,7 @@ class BasicBlockImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr};
   Attention se;                                ///< nullptr for none
   torch::nn::Sequential downsample{nullptr};   ///< nullptr for identity and Pad shortcuts
   DropPath drop_path{nullptr};                 ///< nullptr at rate 0
@@ -75,7 +76,7 @@ class BottleneckImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   Attention se;
   torch::nn::Sequential downsample{nullptr};
   DropPath drop_path{nullptr};  ///< nullptr at rate 0
@@ -93,7 +94,7 @@ class ResNetImpl : public ModelImpl {
 
   torch::nn::Conv2d conv1{nullptr};          ///< default and cifar stems
   torch::nn::Sequential conv1_deep{nullptr}; ///< deep stem, registered as `conv1`
-  torch::nn::BatchNorm2d bn1{nullptr};
+  BatchNorm2d bn1{nullptr};
   torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
   Attention global_pool;                     ///< nullptr for average pooling
   torch::nn::Linear fc{nullptr};

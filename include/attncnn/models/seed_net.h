@@ -12,6 +12,7 @@
 /// in logits. Input N×in_channels×H×W (any H, W ≥ 1); output N×num_classes.
 /// model_params: width (64), width3 (128), norm (batchnorm, or none: no normalisation layers, e.g. to compare
 /// data-parallel runs exactly with one-process runs).
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/base.h>
 #include <attncnn/models/model.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -29,7 +30,7 @@ class SeedNetImpl : public ModelImpl {
   const ModelConfig& config() const override { return cfg_; }
 
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};  ///< nullptr with norm=none
+  BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};  ///< nullptr with norm=none
   Attention attn;  ///< nullptr for none
   Attention pool;  ///< nullptr for average pooling
   torch::nn::Linear fc{nullptr};

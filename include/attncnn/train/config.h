@@ -89,6 +89,7 @@ struct TrainConfig {
   std::string dist_backend = "auto";  ///< auto (nccl on CUDA, gloo on the CPU) | gloo | nccl
   double dist_timeout = 1800;       ///< seconds a rank waits for the others before it stops with an error
   double bucket_cap_mb = 25;        ///< gradient bucket size for the overlapped all-reduce
+  bool sync_bn = false;             ///< BatchNorm statistics over the global batch of all ranks
   int64_t world_size = 1;           ///< ranks of the run (recorded only; set from the environment)
   // output
   std::string project = "runs/train";  ///< parent of numbered run folders (used when out is empty)
