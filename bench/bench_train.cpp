@@ -133,7 +133,8 @@ int main(int argc, char** argv) {
           opt->step();
           return;
         }
-        opt->zero_grad();
+        if (buckets) buckets->zero_grad();
+        else opt->zero_grad();
         torch::Tensor loss;
         {
           AutocastGuard ac(perf.amp, device);

@@ -4,6 +4,7 @@
 // loops), never the tensor ops the modules use. Modules run in double so that the comparison can be tight, in
 // eval mode with randomised BatchNorm statistics so that the running statistics matter.
 #include <attncnn/attention/bam.h>
+#include <attncnn/attention/batch_norm.h>
 #include <attncnn/attention/cbam.h>
 #include <attncnn/attention/common.h>
 #include <attncnn/attention/coord.h>
@@ -90,7 +91,7 @@ Tensor conv_ref(const Tensor& x, const torch::nn::Conv2d& c) {
 }
 
 // BatchNorm in eval mode: (x - running_mean) / sqrt(running_var + eps) · weight + bias, per channel.
-Tensor bn_ref(const Tensor& xin, const torch::nn::BatchNorm2d& bn) {
+Tensor bn_ref(const Tensor& xin, const attncnn::BatchNorm2d& bn) {
   auto x = D(xin);
   auto y = x.clone();
   auto X = x.accessor<double, 4>();
@@ -312,7 +313,7 @@ Tensor ge_ref(const Tensor& x, GatherExciteImpl& m) {
         auto conv = std::dynamic_pointer_cast<torch::nn::Conv2dImpl>(item.value());
         g = conv_ref(g, torch::nn::Conv2d(conv));
       } else if (name.rfind("norm", 0) == 0) {
-        g = bn_ref(g, torch::nn::BatchNorm2d(std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(item.value())));
+        g = bn_ref(g, attncnn::BatchNorm2d(std::dynamic_pointer_cast<attncnn::BatchNorm2dImpl>(item.value())));
       } else {
         g = relu_ref(g);
       }

@@ -12,6 +12,7 @@ struct GradientBuckets::Impl {
   struct Entry {
     int64_t bucket = 0, offset = 0, numel = 0;
     bool ready = false;
+    torch::Tensor view;  // the parameter's slot in its bucket, shaped like the parameter
   };
   struct Bucket {
     torch::Tensor flat;
@@ -29,10 +30,7 @@ struct GradientBuckets::Impl {
   bool sync = true, active = false;
   std::mutex mu;
 
-  torch::Tensor slot(int64_t i) {
-    const Entry& e = entries[i];
-    return buckets[e.bucket].flat.narrow(0, e.offset, e.numel).view(params[i].sizes());
-  }
+  torch::Tensor& slot(int64_t i) { return entries[i].view; }
 
   // Buckets start in index order only, so every rank issues the same collectives in the same order.
   void launch_ready() {
@@ -51,9 +49,12 @@ struct GradientBuckets::Impl {
     Entry& e = entries[i];
     if (e.ready) return;  // a second backward in one step: its part stays local (as DDP's no_sync)
     active = true;
-    auto dst = slot(i);
+    auto& dst = slot(i);
     torch::NoGradGuard no_grad;
-    const auto& acc = params[i].grad();
+    auto acc = params[i].grad();
+    // A gradient left as a view of the bucket (zeroed in place instead of reset) is moved out first: AccumulateGrad
+    // adds into it in place right after this hook, which must not touch the bucket.
+    if (acc.defined() && acc.is_alias_of(dst)) params[i].mutable_grad() = acc = acc.clone();
     if (acc.defined()) torch::add_out(dst, acc, grad);  // what AccumulateGrad is about to store
     else dst.copy_(grad);
     e.ready = true;
@@ -65,15 +66,17 @@ struct GradientBuckets::Impl {
     for (size_t i = 0; i < entries.size(); ++i) {
       Entry& e = entries[i];
       if (e.ready) continue;
-      auto dst = slot(static_cast<int64_t>(i));
-      if (params[i].grad().defined()) dst.copy_(params[i].grad());
+      auto& dst = slot(static_cast<int64_t>(i));
+      if (params[i].grad().defined() && !params[i].grad().is_alias_of(dst)) dst.copy_(params[i].grad());
       else dst.zero_();
       e.ready = true;
       ++buckets[e.bucket].ready;
     }
   }
 
-  void complete() {
+  // as_views: each `.grad` becomes its slot in the bucket (no copy; the next zero_grad() releases it); otherwise
+  // the averages are copied into the existing gradients (a captured CUDA graph keeps writing to those).
+  void complete(bool as_views) {
     launch_ready();
     torch::NoGradGuard no_grad;
     const double inv = 1.0 / static_cast<double>(pg->world_size());
@@ -82,9 +85,10 @@ struct GradientBuckets::Impl {
       if (pg->world_size() > 1) b.flat.mul_(inv);
       for (int64_t i : b.params) {
         auto& p = params[i];
-        auto avg = slot(i);
-        if (p.grad().defined()) p.mutable_grad().copy_(avg);
-        else p.mutable_grad() = torch::empty_like(p).copy_(avg);
+        const auto& avg = slot(i);
+        if (as_views) p.mutable_grad() = avg;
+        else if (!p.grad().defined()) p.mutable_grad() = torch::empty_like(p).copy_(avg);
+        else if (!p.grad().is_alias_of(avg)) p.mutable_grad().copy_(avg);
       }
       b.ready = 0;
       b.launched = false;
@@ -131,6 +135,8 @@ GradientBuckets::GradientBuckets(const std::vector<at::Tensor>& params, ProcessG
     const auto& first = m.params[groups[b].front()];
     bucket.flat = torch::zeros({n}, first.options().requires_grad(false));
     bucket.params = groups[b];
+    for (int64_t i : groups[b])
+      m.entries[i].view = bucket.flat.narrow(0, m.entries[i].offset, m.entries[i].numel).view(m.params[i].sizes());
     m.buckets.push_back(std::move(bucket));
   }
   Impl* self = impl_.get();
@@ -152,7 +158,11 @@ void GradientBuckets::finish() {
   std::lock_guard<std::mutex> lock(m.mu);
   if (!m.active) return;  // no synchronised backward since the last finish
   m.fill_missing();
-  m.complete();
+  m.complete(/*as_views=*/true);
+}
+
+void GradientBuckets::zero_grad() {
+  for (auto& p : impl_->params) p.mutable_grad() = torch::Tensor();
 }
 
 void GradientBuckets::reduce_all() {
@@ -161,7 +171,7 @@ void GradientBuckets::reduce_all() {
   for (auto& e : m.entries) e.ready = false;
   for (auto& b : m.buckets) b.ready = 0;
   m.fill_missing();
-  m.complete();
+  m.complete(/*as_views=*/false);
 }
 
 std::vector<std::vector<int64_t>> GradientBuckets::layout() const {

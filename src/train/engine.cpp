@@ -466,7 +466,10 @@ int64_t Engine::train_step(int64_t epoch, int64_t batch, EpochSums& sums) {
   lr_ = scheduled_lr(cfg_, step_, steps_per_epoch_, total_steps_);
   for (size_t g = 0; g < optimizer_->param_groups().size(); ++g)
     optimizer_->param_groups()[g].options().set_lr(lr_ * group_lr_scale_[std::min<size_t>(g, 1)]);
-  if (!cfg_.cuda_graph) optimizer_->zero_grad();  // graph replays write the gradients in place
+  if (!cfg_.cuda_graph) {  // graph replays write the gradients in place
+    if (buckets_) buckets_->zero_grad();
+    else optimizer_->zero_grad();
+  }
   const auto ce = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(cfg_.label_smoothing);
   const bool mixing = mix_.enabled() && (cfg_.mixup_off_epoch == 0 || epoch <= cfg_.mixup_off_epoch);
   for (int64_t j = 0; j < k; ++j) {

@@ -8,7 +8,7 @@
 /// hooks fire in. finish() waits for them, divides by the world size and writes the averages into `.grad`.
 ///
 ///   attncnn::GradientBuckets buckets(params, pg, 25.0);
-///   optimizer.zero_grad();
+///   buckets.zero_grad();
 ///   buckets.set_sync(false);                 // grad accumulation: micro-batches before the last stay local
 ///   loss_a.backward();
 ///   buckets.set_sync(true);
@@ -37,8 +37,12 @@ class GradientBuckets {
 
   /// Whether the next backward passes reduce (true, the default) or only accumulate locally.
   void set_sync(bool sync);
-  /// Completes the reduction started by the hooks of the last synchronised backward.
+  /// Completes the reduction started by the hooks of the last synchronised backward. Each `.grad` is then a view
+  /// of its bucket (no copy); zero_grad() releases them before the next backward.
   void finish();
+  /// Resets every parameter's `.grad` to undefined (use instead of zeroing in place: a gradient zeroed in place
+  /// still works but costs a copy).
+  void zero_grad();
   /// Averages every parameter's current `.grad` over the ranks (no hooks involved).
   void reduce_all();
   /// The parameter indices (into the constructor's list) of each bucket, in launch order.
