@@ -1,5 +1,6 @@
 // attncnn train: train a model on a dataset and write a run folder (docs/training.md).
 #include <attncnn/attention/params.h>
+#include <attncnn/dist/data_parallel.h>
 #include <attncnn/dist/env.h>
 #include <attncnn/dist/launch.h>
 #include <attncnn/error.h>
@@ -230,7 +231,7 @@ Runner add_train(CLI::App& app) {
     set_threads(threads);
     cfg.live = ::isatty(STDOUT_FILENO) != 0 && !env.distributed();
     install_interrupt_handlers();
-    auto r = train(cfg, std::cout);
+    auto r = train_data_parallel(cfg, std::cout);
     if (env.rank != 0) return r.interrupted ? kExitInterrupted : 0;  // rank 0 reports for the job
     if (r.interrupted) {
       std::cout << std::flush;

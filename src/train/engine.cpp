@@ -2,9 +2,6 @@
 // run after each step and keep their state in the checkpoint.
 #include <attncnn/attention/batch_norm.h>
 #include <attncnn/data/loader.h>
-#include <attncnn/dist/buckets.h>
-#include <attncnn/dist/env.h>
-#include <attncnn/dist/process_group.h>
 #include <attncnn/data/transforms.h>
 #include <attncnn/error.h>
 #include <attncnn/io/files.h>
@@ -19,10 +16,10 @@
 #include <attncnn/train/metrics.h>
 #include <attncnn/train/mix.h>
 #include <attncnn/train/optim.h>
+#include <attncnn/train/parallel.h>
 #include <attncnn/train/perf.h>
 #include <attncnn/train/trainer.h>
 
-#include <c10/core/impl/VirtualGuardImpl.h>
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
@@ -127,7 +124,8 @@ struct EpochSums {
 
 class Engine {
  public:
-  Engine(const TrainConfig& cfg, std::ostream& log) : cfg_(cfg), log_(log) {}
+  Engine(const TrainConfig& cfg, std::ostream& log, DataParallel* parallel)
+      : cfg_(cfg), log_(log), dp_(parallel) {}
   TrainResult run();
 
  private:
@@ -149,7 +147,7 @@ class Engine {
   bool should_stop();
   bool agree(bool local);
   void reduce_sums(EpochSums& sums);
-  bool main() const { return !pg_ || pg_->rank() == 0; }
+  bool main() const { return !dp_ || dp_->rank() == 0; }
   void check_finite(int64_t epoch) {
     const int64_t bad = watch_->first();
     if (bad >= 0) fail_nonfinite(bad, epoch);
@@ -184,9 +182,7 @@ class Engine {
   std::vector<double> group_lr_scale_;
   MixOptions mix_;
   std::string initial_note_;  // what --initial-checkpoint loaded, for the start-up lines
-  DistEnv env_;
-  std::unique_ptr<ProcessGroup> pg_;          // data-parallel runs only
-  std::unique_ptr<GradientBuckets> buckets_;
+  DataParallel* dp_ = nullptr;                // data-parallel runs only
   int64_t recorded_world_ = 1;                // the world size a resumed run was started with
   bool sync_bn_installed_ = false;
 
@@ -270,7 +266,7 @@ void Engine::build_batches() {
   if (cfg_.cuda_graph && !on_device_)
     input_error("--cuda-graph: --augment " + cfg_.augment + " needs the host loader; graphs need device data");
   // Each rank trains on its share of every epoch's order (all of it in a one-process run).
-  const int64_t world = pg_ ? pg_->world_size() : 1, rank = pg_ ? pg_->rank() : 0;
+  const int64_t world = dp_ ? dp_->world_size() : 1, rank = dp_ ? dp_->rank() : 0;
   const int64_t n = (train_set_.size() + world - 1) / world;
   if (cfg_.cuda_graph && n < cfg_.batch_size)
     input_error("--cuda-graph: " + std::to_string(n) + " training images are fewer than one batch of " +
@@ -379,15 +375,15 @@ void Engine::setup() {
     resume();
     load_extras_state(extras_, st_.extra_tensors, state_path_for(cfg_.resume));
   }
-  if (pg_) {
+  if (dp_) {
     // Every rank starts from rank 0's weights (they agree already when seeded alike; this makes it a rule).
     std::vector<torch::Tensor> state;
     for (auto& t : model_->parameters()) state.push_back(t.detach());
     for (auto& t : model_->buffers()) state.push_back(t);
     if (ema_model_)
       for (auto& t : ema_model_->parameters()) state.push_back(t.detach());
-    pg_->broadcast(state);
-    buckets_ = std::make_unique<GradientBuckets>(model_->parameters(), *pg_, cfg_.bucket_cap_mb);
+    dp_->broadcast(state);
+    dp_->watch_gradients(model_->parameters(), cfg_.bucket_cap_mb);
   }
   st_.batch_size = cfg_.batch_size;
   st_.steps_per_epoch = steps_per_epoch_;
@@ -418,9 +414,9 @@ void Engine::log_start() {
        << cfg_.optimizer << " lr " << cfg_.lr << " " << cfg_.schedule << ", device " << device_.str() << ", "
        << torch::get_num_threads() << " thread(s)" << (cfg_.deterministic ? ", deterministic" : "")
        << (ema_model_ ? ", model EMA " + num(cfg_.model_ema_decay) : "") << "\n";
-  if (pg_)
-    log_ << "data-parallel: " << pg_->world_size() << " rank(s) (" << pg_->backend() << ", " << env_.launcher
-         << "), batch " << cfg_.batch_size << " per rank, global batch " << cfg_.batch_size * pg_->world_size()
+  if (dp_)
+    log_ << "data-parallel: " << dp_->world_size() << " rank(s) (" << dp_->describe() << "), batch "
+         << cfg_.batch_size << " per rank, global batch " << cfg_.batch_size * dp_->world_size()
          << (cfg_.grad_accum_steps > 1 ? " x " + std::to_string(cfg_.grad_accum_steps) + " accumulated" : "")
          << "\n";
   if (!initial_note_.empty()) log_ << initial_note_ << "\n";
@@ -467,7 +463,7 @@ int64_t Engine::train_step(int64_t epoch, int64_t batch, EpochSums& sums) {
   for (size_t g = 0; g < optimizer_->param_groups().size(); ++g)
     optimizer_->param_groups()[g].options().set_lr(lr_ * group_lr_scale_[std::min<size_t>(g, 1)]);
   if (!cfg_.cuda_graph) {  // graph replays write the gradients in place
-    if (buckets_) buckets_->zero_grad();
+    if (dp_) dp_->zero_grad();
     else optimizer_->zero_grad();
   }
   const auto ce = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(cfg_.label_smoothing);
@@ -481,7 +477,7 @@ int64_t Engine::train_step(int64_t epoch, int64_t batch, EpochSums& sums) {
     if (cfg_.channels_last) b.images = b.images.contiguous(at::MemoryFormat::ChannelsLast);
     torch::Tensor logits, loss;
     if (cfg_.cuda_graph) {
-      if (buckets_) buckets_->set_sync(false);  // replays run no hooks: the gradients are reduced after the step
+      if (dp_) dp_->set_sync(false);  // replays run no hooks: the gradients are reduced after the step
       if (!graph_) graph_ = std::make_unique<GraphedStep>(*model_, b.images, b.labels, cfg_.amp, cfg_.label_smoothing);
       graph_->run(b.images, b.labels);
       logits = graph_->logits();
@@ -500,7 +496,7 @@ int64_t Engine::train_step(int64_t epoch, int64_t batch, EpochSums& sums) {
       }
       // Each batch's mean loss counts 1/k: k batches of B/k sum to the gradient of one batch of B. Only the last
       // batch's backward starts the all-reduce (of the accumulated gradients).
-      if (buckets_) buckets_->set_sync(j == k - 1);
+      if (dp_) dp_->set_sync(j == k - 1);
       (k > 1 ? loss / static_cast<double>(k) : loss).backward();
     }
     watch_->record(loss, step_ + 1);
@@ -509,7 +505,7 @@ int64_t Engine::train_step(int64_t epoch, int64_t batch, EpochSums& sums) {
     sums.correct += logits.detach().argmax(1).eq(b.labels).sum();
     sums.seen += m;
   }
-  if (buckets_) cfg_.cuda_graph ? buckets_->reduce_all() : buckets_->finish();
+  if (dp_) cfg_.cuda_graph ? dp_->reduce_gradients() : dp_->finish_gradients();
   if (cfg_.clip_grad > 0) clip_gradients(*model_, cfg_.clip_grad, cfg_.clip_mode);
   optimizer_->step();
   ++step_;
@@ -680,28 +676,20 @@ bool Engine::finish_epoch(int64_t epoch, EpochSums& sums, double epoch_s) {
   return true;
 }
 
-// Joins the data-parallel job described by the environment (torchrun, Slurm or --nproc-per-node); nothing
-// otherwise.
+// Takes this rank's place in the data-parallel job, if any: its device, quiet unless rank 0, synchronised BatchNorm.
 void Engine::start_distributed() {
   recorded_world_ = cfg_.world_size;
-  env_ = dist_env_from_environment();
-  cfg_.world_size = env_.world_size;
-  if (!env_.distributed()) return;
-  if (device_.is_cuda() && cfg_.device.find(':') == std::string::npos) {
-    // One GPU per local rank; ranks beyond the GPU count share them (Gloo allows it, NCCL does not).
-    const int64_t count = std::max<int64_t>(1, static_cast<int64_t>(torch::cuda::device_count()));
-    device_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env_.local_rank % count));
-  }
-  if (device_.is_cuda()) c10::impl::VirtualGuardImpl(c10::DeviceType::CUDA).setDevice(device_);
-  pg_ = std::make_unique<ProcessGroup>(env_, cfg_.dist_backend, device_, cfg_.dist_timeout);
+  cfg_.world_size = dp_ ? dp_->world_size() : 1;
+  if (!dp_) return;
+  device_ = dp_->device();
   if (!main()) cfg_.quiet = true;
   if (cfg_.sync_bn) {
     // Each rank's (count, mean, variance) rows, gathered through one all-reduce of a zero-padded table.
-    ProcessGroup* pg = pg_.get();
-    set_batch_norm_sync([pg](const torch::Tensor& row) {
-      auto table = torch::zeros({pg->world_size(), row.numel()}, row.options());
-      table[pg->rank()].copy_(row);
-      pg->allreduce_sum(table);
+    DataParallel* dp = dp_;
+    set_batch_norm_sync([dp](const torch::Tensor& row) {
+      auto table = torch::zeros({dp->world_size(), row.numel()}, row.options());
+      table[dp->rank()].copy_(row);
+      dp->allreduce_sum(table);
       return table;
     });
     sync_bn_installed_ = true;
@@ -711,26 +699,25 @@ void Engine::start_distributed() {
 // True on every rank when any rank was asked to stop (checked in step with the others), or at max_steps.
 bool Engine::should_stop() {
   const bool steps_done = cfg_.max_steps > 0 && step_ >= cfg_.max_steps;
-  if (!pg_ || steps_done) return steps_done || stop_requested();
+  if (!dp_ || steps_done) return steps_done || stop_requested();
   // On a GPU the check costs a host synchronisation, so it runs every 20 steps there.
   if (device_.is_cuda() && step_ % 20 != 0) return false;
   return agree(stop_requested());
 }
 
 bool Engine::agree(bool local) {
-  if (!pg_) return local;
-  const auto where = pg_->backend() == "nccl" ? device_ : torch::Device(torch::kCPU);
-  auto flag = torch::full({1}, local ? 1 : 0, torch::TensorOptions().dtype(torch::kInt).device(where));
-  pg_->allreduce_max(flag);
+  if (!dp_) return local;
+  auto flag = torch::full({1}, local ? 1 : 0, torch::TensorOptions().dtype(torch::kInt).device(dp_->exchange_device()));
+  dp_->allreduce_max(flag);
   return flag.item<int>() != 0;
 }
 
 // The epoch's running sums over all ranks (in place): logs and saved states count every rank's samples.
 void Engine::reduce_sums(EpochSums& sums) {
-  if (!pg_) return;
+  if (!dp_) return;
   auto v = torch::stack({sums.loss_sum.to(torch::kDouble), sums.correct.to(torch::kDouble),
                          torch::full({}, static_cast<double>(sums.seen), sums.loss_sum.options().dtype(torch::kDouble))});
-  pg_->allreduce_sum(v);
+  dp_->allreduce_sum(v);
   sums.loss_sum = v[0].clone();
   sums.correct = v[1].to(torch::kLong);
   sums.seen = static_cast<int64_t>(std::llround(v[2].item<double>()));
@@ -784,8 +771,10 @@ void clip_gradients(torch::nn::Module& model, double threshold, const std::strin
   }
 }
 
-TrainResult train(const TrainConfig& cfg, std::ostream& log) {
-  Engine engine(cfg, log);
+TrainResult train(const TrainConfig& cfg, std::ostream& log) { return train(cfg, log, nullptr); }
+
+TrainResult train(const TrainConfig& cfg, std::ostream& log, DataParallel* parallel) {
+  Engine engine(cfg, log, parallel);
   return engine.run();
 }
 

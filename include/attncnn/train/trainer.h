@@ -45,6 +45,11 @@ struct TrainResult {
 
 TrainResult train(const TrainConfig& cfg, std::ostream& log);
 
+class DataParallel;
+/// train() as one rank of a data-parallel job (train/parallel.h); alone when `parallel` is nullptr. Only rank 0
+/// evaluates, logs and writes the run folder.
+TrainResult train(const TrainConfig& cfg, std::ostream& log, DataParallel* parallel);
+
 /// The first free run folder `<base>/<name>`, `<base>/<name>2`, … ; with exist_ok, `<base>/<name>` itself.
 std::string next_run_dir(const std::string& base, const std::string& name, bool exist_ok);
 
