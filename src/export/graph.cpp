@@ -414,4 +414,11 @@ Value Graph::gather(const Value& x, const std::vector<int64_t>& indices, int64_t
   return y;
 }
 
+Value Graph::cast(const Value& x, int32_t elem_type) {
+  onnx::NodeProto* n = nullptr;
+  Value y = node("Cast", {x.name}, x.shape, &n);
+  attr(n, "to", int64_t{elem_type});
+  return y;
+}
+
 }  // namespace attncnn::onnx_export

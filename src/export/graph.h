@@ -93,6 +93,7 @@ class Graph {
   Value expand(const Value& x, const std::vector<int64_t>& shape);  ///< broadcast to shape (batch dim 1 there)
   Value unsqueeze(const Value& x, int64_t axis);
   Value gather(const Value& x, const std::vector<int64_t>& indices, int64_t axis);
+  Value cast(const Value& x, int32_t elem_type);  ///< to an onnx::TensorProto data type
 
  private:
   std::string fresh(const std::string& op);

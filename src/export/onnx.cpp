@@ -49,8 +49,10 @@ void check_options(const OnnxExportOptions& o, const std::vector<int64_t>& chw, 
 // The model's logits for a zero image, which checks that it takes this input size at all.
 std::vector<int64_t> reference_output(ModelImpl& model, const std::vector<int64_t>& chw) {
   torch::NoGradGuard no_grad;
+  const auto params = model.parameters();
+  const auto device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
   try {
-    auto y = model.forward(torch::zeros({1, chw[0], chw[1], chw[2]}));
+    auto y = model.forward(torch::zeros({1, chw[0], chw[1], chw[2]}, torch::TensorOptions().device(device)));
     return std::vector<int64_t>(y.sizes().begin(), y.sizes().end());
   } catch (const c10::Error& e) {
     input_error("--input " + shape_text(chw) + ": model '" + model.config().name +
@@ -67,11 +69,7 @@ Value preprocess(Graph& g, const Value& image, const OnnxExportOptions& o) {
     shift[i] = -o.mean[static_cast<size_t>(i)] / o.std[static_cast<size_t>(i)];
   }
   g.set_scope("preprocess");
-  auto x = g.node("Cast", {image.name}, image.shape);
-  auto* cast = g.proto().mutable_node(g.proto().node_size() - 1)->add_attribute();
-  cast->set_name("to");
-  cast->set_type(onnx::AttributeProto::INT);
-  cast->set_i(onnx::TensorProto::FLOAT);
+  auto x = g.cast(image, onnx::TensorProto::FLOAT);
   const Value s{g.weight("preprocess.scale", scale, "1 / (255 std), per channel"), {c, 1, 1}};
   const Value t{g.weight("preprocess.shift", shift, "-mean / std, per channel"), {c, 1, 1}};
   auto y = g.binary("Add", g.binary("Mul", x, s), t);
