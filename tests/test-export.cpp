@@ -13,6 +13,8 @@
 #include <torch/torch.h>
 
 #include <array>
+#include <chrono>
+#include <iostream>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -353,6 +355,29 @@ TEST(ExportModelSmall, PreActResNetMatchesLibtorchInOnnxruntime) {
   cfg.image_size = 12;
   attncnn::PreActResNetImpl model(cfg, 8, {8, 16, 32}, {2, 1, 1}, 0.3);
   check_against_ort(model, with_maps(), "model_preact_small");
+}
+
+// Every registered model and alias at its own input size and class count, checked by ONNX's checker and shape
+// inference only (no onnxruntime run). Minutes on two cores for the large ones: run it by hand with
+// --gtest_also_run_disabled_tests.
+TEST(ExportModelSmall, DISABLED_EveryRegisteredModelAtItsOwnSize) {
+  std::vector<std::string> names = attncnn::model_names();
+  for (const auto& a : attncnn::model_registry().aliases()) names.push_back(a.name);
+  fs::create_directories(kDir);
+  for (const auto& name : names) {
+    const auto entry = attncnn::model_entry(name);
+    attncnn::ModelConfig cfg;
+    cfg.name = name;
+    cfg.in_channels = entry.input[0];
+    cfg.image_size = entry.input[1];
+    cfg.num_classes = entry.num_classes;
+    auto model = attncnn::create_model(cfg);
+    const auto start = std::chrono::steady_clock::now();
+    const auto r = attncnn::export_onnx(*model, with_maps(), kDir + "/every.onnx");
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    std::cout << name << ": " << r.nodes << " nodes, " << r.outputs.size() - 1 << " maps, " << r.bytes / 1000000
+              << " MB, " << took.count() << " s\n";
+  }
 }
 
 // ---- switches ----

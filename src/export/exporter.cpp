@@ -100,7 +100,14 @@ Value Exporter::conv(const Value& x, nn::Conv2dImpl& c, nn::BatchNorm2dImpl* bn)
   return y;
 }
 
+void Exporter::check_stats(nn::BatchNorm2dImpl& bn) const {
+  if (!bn.running_mean.defined() || !bn.running_var.defined())
+    input_error("layer '" + name_of(bn) + "': a BatchNorm without running statistics normalises with the batch's own "
+                "and has no fixed eval-mode form to export");
+}
+
 torch::Tensor Exporter::bn_scale(nn::BatchNorm2dImpl& bn) const {
+  check_stats(bn);
   const auto var = bn.running_var.detach().to(torch::kDouble);
   const auto gamma = bn.weight.defined() ? bn.weight.detach().to(torch::kDouble) : torch::ones_like(var);
   return gamma / (var + bn.options.eps()).sqrt();
@@ -115,6 +122,7 @@ Value Exporter::conv1d(const Value& x, nn::Conv1dImpl& c) {
 }
 
 Value Exporter::batch_norm(const Value& x, nn::BatchNorm2dImpl& bn) {
+  check_stats(bn);
   const auto c = bn.running_mean.size(0);
   const std::string prefix = name_of(bn);
   const std::string scale = bn.weight.defined() ? param(bn.weight) : g.weight(prefix + ".weight", torch::ones({c}));

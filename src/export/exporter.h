@@ -74,6 +74,8 @@ class Exporter {
 
  private:
   std::string key_of(const torch::Tensor& t) const;
+  /// Throws (input error) naming the layer when `bn` keeps no running statistics.
+  void check_stats(torch::nn::BatchNorm2dImpl& bn) const;
 
   torch::nn::Module& root_;
   bool fold_bn_, with_maps_;

@@ -119,8 +119,7 @@ void Graph::add_output(const Value& v, const std::string& name) {
 }
 
 std::string Graph::weight(const std::string& name, const torch::Tensor& t, const std::string& doc) {
-  if (initializers_.count(name)) return name;
-  initializers_[name] = true;
+  if (!initializers_.insert(name).second) return name;
   const auto c = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
   auto* init = graph_->add_initializer();
   init->set_name(name);

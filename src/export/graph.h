@@ -12,7 +12,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
-#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -102,7 +102,7 @@ class Graph {
   int64_t opset_;
   std::string scope_;
   int64_t counter_ = 0;
-  std::map<std::string, bool> initializers_;
+  std::set<std::string> initializers_;
 };
 
 /// Output spatial size of a convolution or pooling window along one axis.
