@@ -538,7 +538,8 @@ TEST(ExportCli, WritesTheFileAndRejectsBadInput) {
                        Bad{"--weights " + weights + " --out " + out + " --opset 9", "--opset 9"},
                        Bad{"--weights " + weights + " --out " + out + " --input 3x12x12", "takes 1 channels"},
                        Bad{"--weights " + weights + " --out " + out + " --input 1x12", "--input '1x12'"},
-                       Bad{"--weights " + weights + " --out " + kDir + "/no/such/dir/x.onnx", "does not exist"}}) {
+                       Bad{"--weights " + weights + " --out " + kDir + "/no/such/dir/x.onnx", "does not exist"},
+                       Bad{"--weights " + weights + " --out " + kDir, "a folder"}}) {
     r = run_cli("export " + b.args);
     EXPECT_EQ(r.code, 2) << b.args << "\n" << r.out;
     EXPECT_NE(r.out.find(b.expect), std::string::npos) << b.args << "\n" << r.out;

@@ -4,7 +4,6 @@
 #include <attncnn/io/files.h>
 #include <attncnn/models/checkpoint.h>
 
-#include <cstdio>
 #include <iostream>
 
 #include "commands.h"
@@ -57,6 +56,7 @@ Runner add_export(CLI::App& app) {
     if (!onnx_export_available())
       input_error("export: ONNX export needs libonnx-dev (Debian: apt-get install libonnx-dev libprotobuf-dev) when "
                   "attncnn is configured; this build has none");
+    if (is_dir(o->out)) input_error("--out " + o->out + ": a folder; expected a file name such as model.onnx");
     if (!is_dir(parent_dir(o->out)))
       input_error("--out " + o->out + ": folder " + parent_dir(o->out) + " does not exist");
     set_threads(o->threads);
