@@ -8,6 +8,10 @@ packages=(build-essential cmake ninja-build pkg-config libtorch-dev libpng-dev l
           nlohmann-json3-dev libcli11-dev libgtest-dev dataset-fashion-mnist)
 packages+=(libyaml-cpp-dev)  # train --config YAML files
 packages+=(libgloo-dev)      # data-parallel training on the CPU (c10d Gloo)
+packages+=(libonnx-dev libprotobuf-dev)  # export --format onnx (checked with ONNX's checker as it is written)
+# The export tests run the files in onnxruntime through Node (onnxruntime-node from the npm registry, below).
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,6 +22,15 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# onnxruntime for the export tests, into an ignored folder (tests/CMakeLists.txt passes its path to test-export).
+ort_version=1.30.0
+ort_dir=.cache/onnxruntime
+if ! grep -qs "\"version\": \"$ort_version\"" "$ort_dir/node_modules/onnxruntime-node/package.json"; then
+  echo "setup: installing onnxruntime-node@$ort_version into $ort_dir"
+  mkdir -p "$ort_dir"
+  npm install --prefix "$ort_dir" --ignore-scripts --no-audit --no-fund --no-save "onnxruntime-node@$ort_version"
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)

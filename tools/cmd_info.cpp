@@ -14,7 +14,6 @@
 
 namespace attncnn::cli {
 
-namespace {
 std::vector<int64_t> parse_chw(const std::string& spec) {
   std::vector<int64_t> out;
   bool ok = true;
@@ -36,6 +35,7 @@ std::vector<int64_t> parse_chw(const std::string& spec) {
   return out;
 }
 
+namespace {
 std::string shape_str(const std::vector<int64_t>& s) {
   if (s.empty()) return "-";
   std::string out;

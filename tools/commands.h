@@ -4,7 +4,10 @@
 // codes (0 success, 1 runtime failure, 2 usage or input error).
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <functional>
+#include <string>
+#include <vector>
 
 namespace attncnn::cli {
 
@@ -17,8 +20,12 @@ Runner add_info(CLI::App& app);
 Runner add_data(CLI::App& app);
 Runner add_predict(CLI::App& app);
 Runner add_explain(CLI::App& app);
+Runner add_export(CLI::App& app);
 
 /// Applies --threads (0: all cores) to libtorch's intra-op pool.
 void set_threads(int threads);
+
+/// "3x224x224" as {3, 224, 224}; throws attncnn::Error (input) naming --input otherwise.
+std::vector<int64_t> parse_chw(const std::string& spec);
 
 }  // namespace attncnn::cli

@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   add(attncnn::cli::add_data);
   add(attncnn::cli::add_predict);
   add(attncnn::cli::add_explain);
+  add(attncnn::cli::add_export);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -68,6 +68,8 @@ class FastNetImpl : public ModelImpl {
   /// wrong shape.
   void init_from_data(const torch::Tensor& images) override;
   bool initialises_from_data() const override { return true; }
+  /// The logit multiplier (model_params scale).
+  double logit_scale() const { return scale_; }
 
   torch::nn::Conv2d whiten{nullptr};
   FastNetBlock block1{nullptr}, block2{nullptr}, block3{nullptr};

@@ -43,6 +43,8 @@ class InvertedResidualImpl : public torch::nn::Module {
   InvertedResidualImpl(int64_t in, int64_t out, int64_t stride, int64_t expand_ratio, Attention attn,
                        double drop_path = 0.0);
   torch::Tensor forward(const torch::Tensor& x);
+  /// Whether the input is added to the output (stride 1 and in == out).
+  bool has_residual() const { return residual_; }
 
   torch::nn::Sequential conv{nullptr};     ///< torchvision's `conv`: [expand], depthwise, project conv, BN
   ConvBNReLU6 expand{nullptr};   ///< conv.0 when expand_ratio != 1

@@ -96,6 +96,8 @@ class ResidualAttentionNetImpl : public ModelImpl {
   torch::Tensor forward(const torch::Tensor& x) override;
   torch::Tensor forward_features(const torch::Tensor& x);
   const ModelConfig& config() const override { return cfg_; }
+  /// Whether the stem ends in the 3×3/2 max-pool (not with stem=cifar).
+  bool has_maxpool() const { return maxpool_; }
 
   torch::nn::Conv2d conv1{nullptr};
   BatchNorm2d bn1{nullptr};

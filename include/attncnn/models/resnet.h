@@ -91,6 +91,8 @@ class ResNetImpl : public ModelImpl {
   /// The features before pooling: N×(channels[3]·expansion)×H/32×W/32 (H/8 with stem=cifar).
   torch::Tensor forward_features(const torch::Tensor& x);
   const ModelConfig& config() const override { return cfg_; }
+  /// Whether the stem ends in the 3×3/2 max-pool (not with stem=cifar).
+  bool has_maxpool() const { return maxpool_; }
 
   torch::nn::Conv2d conv1{nullptr};          ///< default and cifar stems
   torch::nn::Sequential conv1_deep{nullptr}; ///< deep stem, registered as `conv1`
