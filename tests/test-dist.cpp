@@ -434,6 +434,14 @@ TEST(DataParallel, TwoRanksMatchOneProcessWithTheGlobalBatch) {
   const double control = max_abs_diff(dir + "/one/weights/last.safetensors", dir + "/half/weights/last.safetensors");
   EXPECT_LT(d, 1e-4) << "2 ranks x 16 against 1 x 32";
   EXPECT_GT(control, 100 * d) << "one process with batch 16 must differ much more (the comparison can fail)";
+  // Accumulated steps: 2 ranks x 2 micro-batches of 10 against 1 x 40 (300 samples per rank: equal micro-batches).
+  const auto big = run_cli("train " + tiny_flags() + " --epochs 1 --batch-size 40 --out " + dir + "/big");
+  ASSERT_EQ(big.code, 0) << big.out;
+  const auto acc = run_cli("train " + tiny_flags() + " --epochs 1 --batch-size 10 --grad-accum-steps 2 "
+                           "--nproc-per-node 2 --dist-timeout 120 --out " + dir + "/acc");
+  ASSERT_EQ(acc.code, 0) << acc.out;
+  EXPECT_LT(max_abs_diff(dir + "/big/weights/last.safetensors", dir + "/acc/weights/last.safetensors"), 1e-4)
+      << "2 ranks x 2 accumulated x 10 against 1 x 40";
   // The global batch is printed and recorded; rank 1 prints nothing, only rank 0 writes.
   const auto args = nlohmann::json::parse(read_text(dir + "/two/args.json"));
   EXPECT_EQ(args["world_size"], 2);
@@ -451,7 +459,8 @@ TEST(DataParallel, TwoRanksMatchOneProcessWithTheGlobalBatch) {
   while (auto* e2 = d2 ? ::readdir(d2) : nullptr)
     if (e2->d_name[0] != '.') files.insert(e2->d_name);
   if (d2) ::closedir(d2);
-  EXPECT_EQ(files, (std::set<std::string>{"one", "two", "half", "loud"})) << "no rank made a folder of its own";
+  EXPECT_EQ(files, (std::set<std::string>{"one", "two", "half", "big", "acc", "loud"}))
+      << "no rank made a folder of its own";
 }
 
 // A rank killed mid-run stops the job: the other rank exits non-zero within the timeout and the launcher names it.
