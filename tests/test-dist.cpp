@@ -434,6 +434,19 @@ TEST(DataParallel, TwoRanksMatchOneProcessWithTheGlobalBatch) {
   const double control = max_abs_diff(dir + "/one/weights/last.safetensors", dir + "/half/weights/last.safetensors");
   EXPECT_LT(d, 1e-4) << "2 ranks x 16 against 1 x 32";
   EXPECT_GT(control, 100 * d) << "one process with batch 16 must differ much more (the comparison can fail)";
+  // The sharded evaluation of the (same) weights gives the one-process test metrics and training sums.
+  auto last_metrics = [](const std::string& file) {
+    std::ifstream in(file);
+    std::string line, last;
+    while (std::getline(in, line))
+      if (!line.empty()) last = line;
+    return nlohmann::json::parse(last);
+  };
+  const auto m1 = last_metrics(dir + "/one/metrics.jsonl"), m2 = last_metrics(dir + "/two/metrics.jsonl");
+  EXPECT_NEAR(m1["val_top1"].get<double>(), m2["val_top1"].get<double>(), 0.11);
+  EXPECT_NEAR(m1["val_loss"].get<double>(), m2["val_loss"].get<double>(), 1e-3);
+  EXPECT_NEAR(m1["train_loss"].get<double>(), m2["train_loss"].get<double>(), 1e-3);
+  EXPECT_NEAR(m1["train_acc"].get<double>(), m2["train_acc"].get<double>(), 0.2);
   // Accumulated steps: 2 ranks x 2 micro-batches of 10 against 1 x 40 (300 samples per rank: equal micro-batches).
   const auto big = run_cli("train " + tiny_flags() + " --epochs 1 --batch-size 40 --out " + dir + "/big");
   ASSERT_EQ(big.code, 0) << big.out;

@@ -147,6 +147,7 @@ class Engine {
   bool should_stop();
   bool agree(bool local);
   void reduce_sums(EpochSums& sums);
+  EvalResult evaluate_on_test(ModelImpl& model);
   bool main() const { return !dp_ || dp_->rank() == 0; }
   void check_finite(int64_t epoch) {
     const int64_t bad = watch_->first();
@@ -597,14 +598,13 @@ bool Engine::finish_epoch(int64_t epoch, EpochSums& sums, double epoch_s) {
   reduce_sums(sums);
   const double train_loss = sums.loss_sum.item<double>() / std::max<int64_t>(1, sums.seen);
   const double train_acc = 100.0 * sums.correct.item<int64_t>() / std::max<int64_t>(1, sums.seen);
-  // Rank 0 evaluates; the others go on to the next epoch and wait for it at their first collective.
-  const bool evaluate_now = main() && (epoch == cfg_.epochs || (cfg_.eval_every > 0 && epoch % cfg_.eval_every == 0));
+  const bool evaluate_now = epoch == cfg_.epochs || (cfg_.eval_every > 0 && epoch % cfg_.eval_every == 0);
   EvalResult ev, ev_ema;
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const auto t_eval = Clock::now();
   if (evaluate_now) {
-    ev = evaluate(*model_, ds_.test, info_.mean, info_.std, cfg_.batch_eval, device_, cfg_.tta);
-    if (ema_model_) ev_ema = evaluate(*ema_model_, ds_.test, info_.mean, info_.std, cfg_.batch_eval, device_, cfg_.tta);
+    ev = evaluate_on_test(*model_);
+    if (ema_model_) ev_ema = evaluate_on_test(*ema_model_);
   } else {
     ev.loss = ev.top1 = ev.top5 = nan;
   }
@@ -721,6 +721,38 @@ void Engine::reduce_sums(EpochSums& sums) {
   sums.loss_sum = v[0].clone();
   sums.correct = v[1].to(torch::kLong);
   sums.seen = static_cast<int64_t>(std::llround(v[2].item<double>()));
+}
+
+// The test metrics; in a data-parallel run each rank evaluates every world-th image and the counts are summed.
+EvalResult Engine::evaluate_on_test(ModelImpl& model) {
+  if (!dp_) return evaluate(model, ds_.test, info_.mean, info_.std, cfg_.batch_eval, device_, cfg_.tta);
+  const auto pick = torch::arange(dp_->rank(), ds_.test.size(), dp_->world_size(), torch::kLong);
+  ImageSet part{ds_.test.images.index_select(0, pick), ds_.test.labels.index_select(0, pick)};
+  const EvalResult e = evaluate(model, part, info_.mean, info_.std, cfg_.batch_eval, device_, cfg_.tta);
+  // Counts travel as doubles (exact below 2^53): loss sum, top-1, top-5, images, per class, confusion.
+  const int64_t k = static_cast<int64_t>(e.class_total.size());
+  std::vector<double> v = {e.loss * e.count, std::round(e.top1 * e.count / 100.0), std::round(e.top5 * e.count / 100.0),
+                           static_cast<double>(e.count)};
+  for (auto c : e.class_correct) v.push_back(static_cast<double>(c));
+  for (auto c : e.class_total) v.push_back(static_cast<double>(c));
+  for (const auto& row : e.confusion)
+    for (auto c : row) v.push_back(static_cast<double>(c));
+  auto t = torch::tensor(v, torch::kDouble).to(dp_->exchange_device());
+  dp_->allreduce_sum(t);
+  t = t.cpu();
+  const double* p = t.data_ptr<double>();
+  EvalResult r;
+  r.count = std::llround(p[3]);
+  r.loss = r.count ? p[0] / r.count : 0.0;
+  r.top1 = r.count ? 100.0 * p[1] / r.count : 0.0;
+  r.top5 = r.count ? 100.0 * p[2] / r.count : 0.0;
+  for (int64_t i = 0; i < k; ++i) {
+    r.class_correct.push_back(std::llround(p[4 + i]));
+    r.class_total.push_back(std::llround(p[4 + k + i]));
+  }
+  r.confusion.assign(k, std::vector<int64_t>(k, 0));
+  for (int64_t i = 0; i < k * k; ++i) r.confusion[i / k][i % k] = std::llround(p[4 + 2 * k + i]);
+  return r;
 }
 
 TrainResult Engine::run() {
