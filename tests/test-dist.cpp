@@ -505,11 +505,36 @@ TEST(DataParallel, AKilledRankStopsTheJobWithinTheTimeout) {
   EXPECT_NE(log.find("signal 9"), std::string::npos) << log;
 }
 
-// Ctrl-C stops every rank at the same step and rank 0 saves; the resumed job ends where an uninterrupted one ends.
+// A rank that hangs (stopped) makes the others fail after --dist-timeout; the launcher ends the hung one.
+TEST(DataParallel, AHungRankStopsTheJobAfterTheTimeout) {
+  SKIP_WITHOUT_GLOO();
+  const std::string dir = fresh_dir("dist_hang");
+  const pid_t launcher = spawn_cli("train " + tiny_flags("width=8,width3=16,norm=none", false, "1") +
+                                       " --epochs 50 --batch-size 16 --nproc-per-node 2 --out " + dir +
+                                       "/run --dist-timeout 3",
+                                   dir + "/log.txt");
+  pid_t victim = 0;
+  for (int i = 0; i < 1500 && victim == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (read_text(dir + "/log.txt").find("epoch 1/50") == std::string::npos) continue;
+    for (auto& c : children_of(launcher))
+      if (c.second.find("\nRANK=1\n") != std::string::npos) victim = c.first;
+  }
+  ASSERT_GT(victim, 0) << read_text(dir + "/log.txt");
+  ::kill(victim, SIGSTOP);
+  const int code = wait_for(launcher, 60);
+  const std::string log = read_text(dir + "/log.txt");
+  EXPECT_EQ(code, 1) << log;
+  EXPECT_NE(log.find("rank 0 of 2"), std::string::npos) << "the waiting rank names itself: " << log;
+  EXPECT_NE(log.find("did not stop"), std::string::npos) << log;
+}
+
+// Ctrl-C stops every rank at the same step and rank 0 saves; the resumed job ends where an uninterrupted one ends
+// (weights and the EMA's).
 TEST(DataParallel, AnInterruptedJobResumesToTheUninterruptedWeights) {
   SKIP_WITHOUT_GLOO();
   const std::string dir = fresh_dir("dist_resume");
-  const std::string flags = tiny_flags() + " --epochs 4 --batch-size 8 --nproc-per-node 2 --dist-timeout 60";
+  const std::string flags = tiny_flags() + " --epochs 4 --batch-size 8 --nproc-per-node 2 --dist-timeout 60 --model-ema";
   const auto full = run_cli("train " + flags + " --out " + dir + "/full");
   ASSERT_EQ(full.code, 0) << full.out;
   const pid_t launcher = spawn_cli("train " + flags + " --out " + dir + "/cut", dir + "/cut.txt");
@@ -521,6 +546,7 @@ TEST(DataParallel, AnInterruptedJobResumesToTheUninterruptedWeights) {
   const auto resumed = run_cli("train --resume " + dir + "/cut");
   ASSERT_EQ(resumed.code, 0) << resumed.out;
   expect_same_tensors(dir + "/full/weights/last.safetensors", dir + "/cut/weights/last.safetensors");
+  expect_same_tensors(dir + "/full/weights/best.safetensors", dir + "/cut/weights/best.safetensors");  // EMA weights
 }
 
 // With --sync-bn, two ranks of a network with BatchNorm end where one process with the global batch ends.
